@@ -1,0 +1,51 @@
+// Endpoint and transport addresses, one syntax everywhere (DESIGN.md "Transports"):
+//   endpoints:  vsock:CID:PORT   uds:PATH (a socket file)   tcp:HOST:PORT (development only)
+//   transports: vsock            uds:DIR                    tcp:HOST
+// A transport plus a vsock (cid, port) pair gives an endpoint: with `uds:DIR` that is the
+// socket file DIR/<cid>_<port>.sock, which is how vsock is emulated without Nitro hardware.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/generic/stream_protocol.hpp>
+
+#include "porthole/common/config_reader.hpp"
+
+namespace porthole::relay {
+
+// VMADDR_CID_ANY: listen on every CID this host has.
+inline constexpr std::uint32_t kAnyCid = 0xFFFFFFFFu;
+inline constexpr std::uint32_t kParentCid = 3;  // the parent instance, seen from a Nitro enclave
+
+enum class TransportKind { Vsock, Uds, Tcp };
+
+struct Endpoint {
+  TransportKind kind = TransportKind::Vsock;
+  std::uint32_t cid = 0;   // vsock
+  std::uint32_t port = 0;  // vsock and tcp
+  std::string path;        // uds: the socket file
+  std::string host;        // tcp: a numeric address or "localhost"
+
+  std::string to_string() const;
+  boost::asio::generic::stream_protocol::endpoint to_asio() const;  // throws ConfigError for bad tcp hosts
+  bool operator==(const Endpoint&) const = default;
+};
+
+struct Transport {
+  TransportKind kind = TransportKind::Vsock;
+  std::string dir;   // uds
+  std::string host;  // tcp
+
+  Endpoint endpoint(std::uint32_t cid, std::uint32_t port) const;
+  std::string to_string() const;
+  bool operator==(const Transport&) const = default;
+};
+
+// Both throw ConfigError whose message quotes the input and says what is wrong and what a
+// valid address looks like.
+Endpoint parse_endpoint(std::string_view text);
+Transport parse_transport(std::string_view text);
+
+}  // namespace porthole::relay

@@ -1,0 +1,46 @@
+// The configuration sections both binaries share: how to reach the boundary (`boundary:`) and
+// how the control channel behaves (`control:`). Defaults are production values.
+#pragma once
+
+#include <cstdint>
+
+#include "porthole/common/backoff.hpp"
+#include "porthole/common/config_reader.hpp"
+#include "porthole/relay/address.hpp"
+#include "porthole/relay/control_session.hpp"
+#include "porthole/relay/stream.hpp"
+
+namespace porthole::relay {
+
+struct BoundaryConfig {
+  Transport transport;  // vsock
+  std::uint32_t parent_cid = kParentCid;
+  std::uint32_t enclave_cid = 16;
+  std::uint32_t control_port = kControlPort;
+  StreamOptions stream;
+
+  Endpoint control_endpoint() const { return transport.endpoint(parent_cid, control_port); }
+  bool operator==(const BoundaryConfig&) const = default;
+};
+
+struct ControlConfig {
+  Duration hello_timeout = std::chrono::seconds(5);
+  Duration heartbeat_interval = std::chrono::seconds(1);
+  Duration heartbeat_timeout = std::chrono::seconds(5);
+  std::uint64_t max_frame_bytes = 4 << 20;
+  BackoffPolicy reconnect;  // agent only: 100ms doubling to 30s, with jitter
+
+  ControlSessionOptions session_options(Role role, std::string local_name) const;
+  bool operator==(const ControlConfig& o) const {
+    return hello_timeout == o.hello_timeout && heartbeat_interval == o.heartbeat_interval &&
+           heartbeat_timeout == o.heartbeat_timeout && max_frame_bytes == o.max_frame_bytes &&
+           reconnect.initial == o.reconnect.initial && reconnect.max == o.reconnect.max &&
+           reconnect.multiplier == o.reconnect.multiplier;
+  }
+};
+
+BoundaryConfig read_boundary_config(ConfigNode node);
+// `with_reconnect`: only the agent dials, so only its config has control.reconnect.
+ControlConfig read_control_config(ConfigNode node, bool with_reconnect);
+
+}  // namespace porthole::relay
