@@ -1,0 +1,41 @@
+// porthole-sidecar's configuration: defaults, validation and the documented default file.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "porthole/common/config_reader.hpp"
+#include "porthole/common/logging.hpp"
+#include "porthole/relay/control_config.hpp"
+
+namespace porthole::sidecar {
+
+struct AdminConfig {
+  std::string listen = "127.0.0.1:9901";  // host:port; port 0 picks a free one
+  std::string address_file;               // when set, the bound host:port is written here
+  Duration scrape_timeout = std::chrono::seconds(2);
+  Duration request_timeout = std::chrono::seconds(10);
+  std::int64_t max_connections = 64;
+  bool operator==(const AdminConfig&) const = default;
+};
+
+struct SidecarConfig {
+  std::string name = "sidecar";
+  std::string enclave_name;  // expected enclave name; empty accepts any
+  relay::BoundaryConfig boundary;
+  relay::ControlConfig control;
+  AdminConfig admin;
+  LoggingConfig logging;
+  Duration drain_timeout = std::chrono::seconds(5);
+  bool operator==(const SidecarConfig&) const = default;
+};
+
+SidecarConfig read_sidecar_config(const YAML::Node& root, const std::string& source);
+SidecarConfig load_sidecar_config(const std::string& path);
+// The default configuration as a commented YAML file (what --print-default-config prints).
+const std::string& default_sidecar_config_yaml();
+
+// "127.0.0.1:9901" / "[::1]:9901" / "localhost:0" -> host, port; throws ConfigError.
+void split_host_port(const std::string& text, std::string& host, std::uint16_t& port);
+
+}  // namespace porthole::sidecar

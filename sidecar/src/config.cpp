@@ -1,0 +1,133 @@
+#include "porthole/sidecar/config.hpp"
+
+#include <charconv>
+
+#include "porthole/relay/control_protocol.hpp"
+
+namespace porthole::sidecar {
+
+using std::chrono::hours;
+using std::chrono::milliseconds;
+
+void split_host_port(const std::string& text, std::string& host, std::uint16_t& port) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    throw ConfigError("'" + text + "' is not host:port (e.g. 127.0.0.1:9901)");
+  }
+  host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  unsigned value = 0;
+  const auto p = text.substr(colon + 1);
+  auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), value);
+  if (p.empty() || ec != std::errc() || end != p.data() + p.size() || value > 65535) {
+    throw ConfigError("'" + text + "': the port must be a number 0..65535");
+  }
+  port = static_cast<std::uint16_t>(value);
+}
+
+SidecarConfig read_sidecar_config(const YAML::Node& yaml, const std::string& source) {
+  SidecarConfig c;
+  auto root = ConfigNode::root(yaml, source);
+  c.name = root.string("name", c.name);
+  if (!relay::valid_peer_name(c.name)) root.fail("name", "'" + c.name + "' must be 1..64 characters of [A-Za-z0-9._-]");
+  {
+    auto enclave = root.map("enclave");
+    c.enclave_name = enclave.string("name", c.enclave_name);
+    if (!c.enclave_name.empty() && !relay::valid_peer_name(c.enclave_name)) {
+      enclave.fail("name", "'" + c.enclave_name + "' must be empty (accept any) or 1..64 characters of [A-Za-z0-9._-]");
+    }
+    enclave.reject_unknown_keys();
+  }
+  c.boundary = relay::read_boundary_config(root.map("boundary"));
+  c.control = relay::read_control_config(root.map("control"), false);
+  {
+    auto admin = root.map("admin");
+    c.admin.listen = admin.string("listen", c.admin.listen);
+    try {
+      std::string host;
+      std::uint16_t port = 0;
+      split_host_port(c.admin.listen, host, port);
+    } catch (const ConfigError& e) {
+      admin.fail("listen", e.what());
+    }
+    c.admin.address_file = admin.string("address_file", c.admin.address_file);
+    c.admin.scrape_timeout = admin.duration("scrape_timeout", c.admin.scrape_timeout, milliseconds(10), hours(1));
+    c.admin.request_timeout = admin.duration("request_timeout", c.admin.request_timeout, milliseconds(100), hours(1));
+    if (c.admin.scrape_timeout >= c.admin.request_timeout) {
+      admin.fail("scrape_timeout", "must be shorter than admin.request_timeout (" +
+                                       format_duration(c.admin.request_timeout) + ")");
+    }
+    c.admin.max_connections = admin.integer("max_connections", c.admin.max_connections, 1, 100000);
+    admin.reject_unknown_keys();
+  }
+  c.logging = read_logging_config(root.map("logging"));
+  {
+    auto shutdown = root.map("shutdown");
+    c.drain_timeout = shutdown.duration("drain_timeout", c.drain_timeout, milliseconds(0), hours(1));
+    shutdown.reject_unknown_keys();
+  }
+  root.reject_unknown_keys();
+  return c;
+}
+
+SidecarConfig load_sidecar_config(const std::string& path) { return read_sidecar_config(load_yaml_file(path), path); }
+
+const std::string& default_sidecar_config_yaml() {
+  static const std::string text = R"(# porthole-sidecar configuration (every key is optional; these are the defaults).
+# Documented in docs/configuration.md.
+
+# This sidecar's name, sent to the agent in the control hello.
+name: sidecar
+
+enclave:
+  # The enclave name the agent must announce; empty accepts any.
+  name: ""
+
+boundary:
+  # How the enclave is reached: vsock (AWS Nitro), uds:DIR (vsock emulated on Unix sockets,
+  # the simulated enclave) or tcp:HOST (development only).
+  transport: vsock
+  # The parent's CID (the sidecar listens here) and the enclave's CID.
+  parent_cid: 3
+  enclave_cid: 16
+  # The control channel's vsock port.
+  control_port: 7000
+  # SO_VM_SOCKETS_BUFFER_SIZE for vsock connections.
+  vsock_buffer_bytes: 1MiB
+
+control:
+  # An agent that connects must say hello within this time.
+  hello_timeout: 5s
+  # Heartbeats are sent this often; a session silent for heartbeat_timeout is closed.
+  heartbeat_interval: 1s
+  heartbeat_timeout: 5s
+  # The largest control frame accepted (bounds a metrics snapshot).
+  max_frame_bytes: 4MiB
+
+admin:
+  # The admin HTTP server: /healthz, /readyz, /metrics. Port 0 picks a free port.
+  listen: 127.0.0.1:9901
+  # When set, the bound host:port is written to this file once listening.
+  address_file: ""
+  # How long /metrics waits for the enclave's live metrics before serving the last snapshot.
+  scrape_timeout: 2s
+  # A connection that has not sent a complete request within this time is closed.
+  request_timeout: 10s
+  # Connections beyond this are closed at once.
+  max_connections: 64
+
+logging:
+  # text or json (one JSON object per line).
+  format: text
+  # trace, debug, info, warn, error, critical or off; per component under levels.
+  level: info
+  levels: {}
+
+shutdown:
+  # On SIGTERM/SIGINT: stop accepting, then wait at most this long for work in flight.
+  drain_timeout: 5s
+)";
+  return text;
+}
+
+}  // namespace porthole::sidecar

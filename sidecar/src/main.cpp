@@ -1,0 +1,111 @@
+// porthole-sidecar: the parent-instance half of Porthole. A thin composition of the libraries.
+#include <cstdio>
+#include <iostream>
+
+#include <boost/asio/io_context.hpp>
+#include <prometheus/registry.h>
+
+#include "porthole/common/asio_time.hpp"
+#include "porthole/common/build_info.hpp"
+#include "porthole/common/command_line.hpp"
+#include "porthole/common/file_util.hpp"
+#include "porthole/common/logging.hpp"
+#include "porthole/common/process_metrics.hpp"
+#include "porthole/common/shutdown.hpp"
+#include "porthole/relay/control_metrics.hpp"
+#include "porthole/sidecar/admin_server.hpp"
+#include "porthole/sidecar/config.hpp"
+#include "porthole/sidecar/control_server.hpp"
+#include "porthole/sidecar/metrics_endpoint.hpp"
+
+namespace {
+
+constexpr const char* kDescription =
+    "The parent-instance half of Porthole: talks to porthole-agent inside the enclave over vsock\n"
+    "and serves the enclave's health and metrics on the admin HTTP port.";
+
+int run(const porthole::sidecar::SidecarConfig& config) {
+  using namespace porthole;
+  boost::asio::io_context io(1);
+  AsioTimeSource time(io.get_executor());
+
+  prometheus::Registry registry;
+  register_build_info(registry, "parent");
+  ProcessMetrics process_metrics(prometheus::Labels{{"side", "parent"}});
+  relay::ControlMetrics control_metrics(registry, "parent");
+
+  sidecar::ControlServer control(io.get_executor(), time, config, control_metrics);
+  sidecar::MetricsEndpoint metrics(control, time, registry, {&process_metrics}, config.admin.scrape_timeout);
+  sidecar::AdminServer admin(io.get_executor(), config.admin, registry);
+  admin.add_route("/healthz", [](auto respond) { respond({200, "text/plain; charset=utf-8", "ok\n"}); });
+  admin.add_route("/readyz", [&control](auto respond) {
+    const bool ready = control.ready();
+    respond({ready ? 200u : 503u, "text/plain; charset=utf-8",
+             std::string(ready ? "ready: " : "not ready: ") + control.status() + "\n"});
+  });
+  admin.add_route("/metrics", [&metrics](auto respond) {
+    metrics.render([respond](std::string text) {
+      respond({200, "text/plain; version=0.0.4; charset=utf-8", std::move(text)});
+    });
+  });
+
+  auto log = logger("main");
+  try {
+    control.start();
+    admin.start();
+  } catch (const std::exception& e) {
+    log->critical("cannot start: {}", e.what());
+    return 1;
+  }
+  if (!config.admin.address_file.empty()) {
+    const auto ep = admin.local_endpoint();
+    write_file_atomically(config.admin.address_file, ep.address().to_string() + ":" + std::to_string(ep.port()) + "\n");
+  }
+  log->info("porthole-sidecar {} started (boundary {}, enclave CID {})", PORTHOLE_VERSION,
+            config.boundary.transport.to_string(), config.boundary.enclave_cid);
+
+  run_until_signalled(
+      io, config.drain_timeout,
+      [&] {
+        admin.stop();
+        control.stop();
+      },
+      [&] { return admin.open_connections() == 0; });
+  log->info("porthole-sidecar stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace porthole;
+  CommandLine cl;
+  sidecar::SidecarConfig config;
+  try {
+    cl = parse_command_line(argc, argv);
+    if (cl.help) {
+      std::cout << usage("porthole-sidecar", kDescription);
+      return 0;
+    }
+    if (cl.version) {
+      std::cout << "porthole-sidecar " << PORTHOLE_VERSION << "\n";
+      return 0;
+    }
+    if (cl.print_default_config) {
+      std::cout << sidecar::default_sidecar_config_yaml();
+      return 0;
+    }
+    if (cl.config_path) config = sidecar::load_sidecar_config(*cl.config_path);
+  } catch (const ConfigError& e) {
+    std::cerr << "porthole-sidecar: " << e.what() << "\n";
+    return 2;
+  }
+  if (cl.check_config) {
+    std::cout << "porthole-sidecar: " << (cl.config_path ? *cl.config_path : std::string("the defaults"))
+              << " is valid (control endpoint " << config.boundary.control_endpoint().to_string() << ", admin "
+              << config.admin.listen << ")\n";
+    return 0;
+  }
+  setup_logging(config.logging, "sidecar");
+  return run(config);
+}
