@@ -1,0 +1,45 @@
+#include "porthole/agent/config.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "config_docs.hpp"
+
+namespace porthole::agent {
+namespace {
+
+using ::testing::HasSubstr;
+
+AgentConfig parse(const std::string& yaml) { return read_agent_config(load_yaml_string(yaml, "a.yaml"), "a.yaml"); }
+
+std::string error_of(const std::string& yaml) {
+  try {
+    parse(yaml);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(AgentConfig, ThePrintedDefaultFileIsExactlyTheDefaults) {
+  EXPECT_EQ(parse(default_agent_config_yaml()), AgentConfig{});
+  EXPECT_EQ(parse(""), AgentConfig{});
+}
+
+TEST(AgentConfig, EveryKeyIsDocumented) {
+  EXPECT_THAT(porthole::testing::undocumented_keys(default_agent_config_yaml(), "## porthole-agent"),
+              ::testing::IsEmpty());
+}
+
+TEST(AgentConfig, GarbageGetsMessagesThatSayWhatToFix) {
+  EXPECT_THAT(error_of("enclave: {name: ''}"), HasSubstr("a.yaml: enclave.name: '' must be 1..64 characters"));
+  EXPECT_THAT(error_of("enclave: {name: [a]}"), HasSubstr("enclave.name: expected a string, found a list"));
+  EXPECT_THAT(error_of("control: {reconnect: {max: forever}}"),
+              HasSubstr("control.reconnect.max: 'forever' is not a duration"));
+  EXPECT_THAT(error_of("boundary: {transport: 'uds:relative'}"), HasSubstr("must be an absolute path"));
+  EXPECT_THAT(error_of("shutdown: {drain_timeout: 2h}"), HasSubstr("shutdown.drain_timeout: '2h' is out of range"));
+  EXPECT_THAT(error_of("admin: {}"), HasSubstr("unknown key admin"));
+}
+
+}  // namespace
+}  // namespace porthole::agent

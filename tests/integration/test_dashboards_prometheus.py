@@ -1,0 +1,444 @@
+#!/usr/bin/env python3
+"""Integration: a real Prometheus scrapes a live porthole-sidecar and every query of the Grafana
+dashboards and of the Prometheus rules returns data.
+
+Stack: the simulated enclave with porthole-agent inside and porthole-sidecar on the host
+(harness.Stack); Prometheus (Debian package `prometheus`) runs on the host, scrapes the sidecar's
+admin /metrics every second (job "porthole-sidecar") and loads dashboards/rules/*.yml.
+
+Checks:
+  * the scrape target is up and carries both side="parent" and relayed side="enclave" series;
+  * EVERY query printed by `dashboards/lint_dashboards.py --list-queries` (panels, template
+    variables, recording and alerting rules), with Grafana's variables substituted, evaluates
+    without error and returns at least one series (a panel that is empty on a healthy stack is
+    as broken as one that errors);
+  * Prometheus loads every rule and evaluates it without error, and on this healthy stack no
+    alert condition holds.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import unittest
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import harness  # noqa: E402  (tests/integration/harness.py)
+
+SOURCE_DIR = Path(os.environ.get("PORTHOLE_SOURCE_DIR") or HERE.parent.parent).resolve()
+LINT = SOURCE_DIR / "dashboards" / "lint_dashboards.py"
+RULES_DIR = SOURCE_DIR / "dashboards" / "rules"
+
+JOB = "porthole-sidecar"
+SCRAPE_INTERVAL_S = 1
+# Stands in for Grafana's $__rate_interval (max(4 x scrape interval, $__interval + scrape
+# interval)): wide enough for rate() to see several scrapes.
+RATE_INTERVAL = "15s"
+GRAFANA_VARS = {
+    "__rate_interval": RATE_INTERVAL,
+    "__interval": "5s",
+    "__interval_ms": "5000",
+    "__range": "5m",
+    "__range_s": "300",
+    "__range_ms": "300000",
+    "datasource": "prometheus",  # only ever a datasource reference, never inside PromQL
+}
+# Grafana variable references: $name, ${name}, ${name:format}, [[name]].
+VAR_RE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]")
+LABEL_VALUES_RE = re.compile(r"^\s*label_values\(\s*(?:(?P<metric>.*?)\s*,\s*)?(?P<label>\w+)\s*\)\s*$", re.S)
+NUMBER_RE = re.compile(r"^[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|0[xX][0-9a-fA-F]+|Inf|NaN)$", re.I)
+
+PROMETHEUS_READY_TIMEOUT = 30
+TARGET_UP_TIMEOUT = 30
+# Rates need two scrapes inside RATE_INTERVAL, relayed series a first successful pull, recorded
+# series a rule evaluation: all well inside this on a healthy stack.
+QUERY_TIMEOUT = 60
+RULES_TIMEOUT = 30
+HEALTHY_OBSERVATION_SCRAPES = 10
+
+
+# --------------------------------------------------------------------------------------------
+# PromQL text helpers (pure functions)
+
+
+def mask_promql(expr):
+    """expr with string-literal contents and comments replaced by 'x' (offsets preserved), so
+    operators and brackets found in the result are real syntax, not part of a label value."""
+    out = list(expr)
+    i, n = 0, len(expr)
+    while i < n:
+        c = expr[i]
+        if c in "\"'`":
+            i += 1
+            while i < n and expr[i] != c:
+                if expr[i] == "\\" and c != "`" and i + 1 < n:
+                    out[i] = "x"
+                    i += 1
+                out[i] = "x"
+                i += 1
+            i += 1
+        elif c == "#":
+            while i < n and expr[i] != "\n":
+                out[i] = "x"
+                i += 1
+        else:
+            i += 1
+    return "".join(out)
+
+
+def top_level_comparisons(expr):
+    """(start, end) of every comparison operator outside (), [] and {} in expr."""
+    masked = mask_promql(expr)
+    found, depth, i = [], 0, 0
+    while i < len(masked):
+        c = masked[i]
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif depth == 0:
+            two = masked[i:i + 2]
+            if two in ("==", "!=", ">=", "<="):
+                found.append((i, i + 2))
+                i += 2
+                continue
+            if c in "<>":
+                found.append((i, i + 1))
+        i += 1
+    return found
+
+
+def with_bool(expr):
+    """Add the `bool` modifier to a top-level comparison against a scalar literal.
+
+    An alerting rule such as `porthole_enclave_up == 0` returns no series while the alert is not
+    firing, which on a healthy stack is always. `porthole_enclave_up == bool 0` returns the same
+    series with value 0 or 1 instead of filtering them, so "returns data" proves that the metric
+    exists with the labels the rule expects and that the expression evaluates, whatever the alert
+    state. Only the form our rules use, `<vector expr> OP <number>`, is rewritten; anything else
+    (including a comparison already carrying `bool`) is returned unchanged.
+    """
+    comparisons = top_level_comparisons(expr)
+    if not comparisons:
+        return expr
+    start, end = comparisons[-1]
+    rhs = re.sub(r"#[^\n]*", "", expr[end:]).strip()  # a number cannot hold a '#'; drop comments
+    if rhs.startswith("bool") or not NUMBER_RE.match(rhs) or not expr[:start].strip():
+        return expr
+    return f"{expr[:end]} bool {rhs}"
+
+
+def substitute_variables(expr, user_vars):
+    """Replace Grafana variables: built-ins by GRAFANA_VARS, the dashboard's own variables
+    (user_vars, e.g. enclave) by the regex ".*" -- what "All" means with allValue ".*".
+    Returns (expr, names of unknown variables)."""
+    unknown = []
+
+    def repl(m):
+        name = m.group(1) or m.group(2) or m.group(3)
+        if name in GRAFANA_VARS:
+            return GRAFANA_VARS[name]
+        if name in user_vars:
+            return ".*"
+        unknown.append(name)
+        return m.group(0)
+
+    return VAR_RE.sub(repl, expr), unknown
+
+
+def to_promql(query, user_vars):
+    """(promql, problem) for one --list-queries record."""
+    expr, unknown = substitute_variables(query["expr"], user_vars)
+    if unknown:
+        return None, f"unresolved template variable(s) {sorted(set(unknown))}"
+    kind = query.get("kind")
+    if kind == "variable":
+        m = LABEL_VALUES_RE.match(expr)
+        if not m:
+            return None, "unsupported template-variable query (only label_values(...) is known)"
+        label = m.group("label")
+        return f"count by ({label}) ({m.group('metric') or 'up'})", None
+    if kind == "alert":
+        expr = with_bool(expr)
+    return expr, None
+
+
+def metric_names(expr):
+    masked = mask_promql(expr)
+    return sorted(set(re.findall(r"\b((?:porthole|process)_[a-zA-Z0-9_]+)", masked)))
+
+
+def list_queries():
+    r = subprocess.run([sys.executable, str(LINT), "--list-queries"], capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise AssertionError(f"{LINT} --list-queries failed ({r.returncode}):\n{r.stdout}{r.stderr}")
+    queries = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+    if not queries:
+        raise AssertionError(f"{LINT} --list-queries printed no query")
+    return queries
+
+
+# --------------------------------------------------------------------------------------------
+# Prometheus
+
+
+def prom_get(base, path, params=None, timeout=5):
+    """(http status or None, parsed JSON or None, text) -- never raises for HTTP/network errors,
+    so query errors (HTTP 400 with an error body) can be reported."""
+    url = base + path + ("?" + urllib.parse.urlencode(params) if params else "")
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            status, text = resp.status, resp.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        status, text = e.code, e.read().decode("utf-8", "replace")
+    except (urllib.error.URLError, OSError) as e:
+        return None, None, str(e)
+    try:
+        return status, json.loads(text), text
+    except ValueError:
+        return status, None, text
+
+
+class Prometheus:
+    def __init__(self, binary, workdir, target, rule_files):
+        self.workdir = Path(workdir)
+        self.port = harness.free_tcp_port()  # Prometheus cannot report a port-0 bind
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.config = self.workdir / "prometheus.yml"
+        self.log_path = self.workdir / "prometheus.log"
+        rules = "".join(f"  - {json.dumps(str(f))}\n" for f in rule_files)
+        self.config.write_text(
+            "global:\n"
+            f"  scrape_interval: {SCRAPE_INTERVAL_S}s\n"
+            f"  scrape_timeout: {SCRAPE_INTERVAL_S}s\n"
+            f"  evaluation_interval: {SCRAPE_INTERVAL_S}s\n"
+            "rule_files:\n" + rules +
+            "scrape_configs:\n"
+            f"  - job_name: {JOB}\n"
+            "    metrics_path: /metrics\n"
+            f"    scrape_interval: {SCRAPE_INTERVAL_S}s\n"
+            "    static_configs:\n"
+            f"      - targets: [{json.dumps(target)}]\n",
+            encoding="utf-8")
+        self.cmd = [binary, f"--config.file={self.config}",
+                    f"--storage.tsdb.path={self.workdir / 'tsdb'}",
+                    f"--web.listen-address=127.0.0.1:{self.port}"]
+        self.proc = None
+        self._log = None
+
+    def start(self):
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(self.cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"prometheus exited with {self.proc.returncode}:\n{self.log_tail()}")
+            status, _, _ = prom_get(self.url, "/-/ready", timeout=2)
+            return status == 200
+
+        try:
+            harness.poll(ready, PROMETHEUS_READY_TIMEOUT, "prometheus /-/ready")
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n{self.log_tail()}") from None
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def log_tail(self, lines=30):
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return "(no prometheus log)"
+        return "--- prometheus log (tail) ---\n" + "\n".join(text.splitlines()[-lines:])
+
+    def query(self, promql):
+        """(ok, detail): ok when the query evaluates and returns at least one sample."""
+        status, body, text = prom_get(self.url, "/api/v1/query", {"query": promql})
+        if body is None:
+            return False, f"HTTP {status}: {text[:300]}"
+        if body.get("status") != "success":
+            return False, f"{body.get('errorType', 'error')}: {body.get('error', text[:300])}"
+        data = body.get("data") or {}
+        if data.get("resultType") == "scalar":
+            return True, "scalar"
+        result = data.get("result") or []
+        if not result:
+            return False, "no data"
+        return True, f"{len(result)} series"
+
+    def vector(self, promql):
+        status, body, text = prom_get(self.url, "/api/v1/query", {"query": promql})
+        if body is None or body.get("status") != "success":
+            raise AssertionError(f"query {promql!r} failed: HTTP {status}: {text[:300]}")
+        return body["data"]["result"]
+
+
+# --------------------------------------------------------------------------------------------
+
+
+class DashboardsPrometheusTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        prometheus = shutil.which("prometheus")
+        if not prometheus:
+            raise AssertionError("prometheus not found: install the Debian package 'prometheus' (scripts/setup does)")
+        cls.rule_files = sorted(list(RULES_DIR.glob("*.yml")) + list(RULES_DIR.glob("*.yaml")))
+        if not cls.rule_files:
+            raise AssertionError(f"no rule files in {RULES_DIR}")
+        cls.queries = list_queries()
+
+        # Class cleanups run in reverse order even if setUpClass fails half-way: Prometheus is
+        # stopped before the stack (and its workdir, which holds the TSDB) goes away.
+        stack_cm = harness.Stack()
+        cls.stack = stack_cm.__enter__()
+        cls.addClassCleanup(stack_cm.__exit__, None, None, None)
+        cls.stack.wait_ready(timeout=30)
+
+        target = urllib.parse.urlsplit(cls.stack.admin_url).netloc
+        cls.prom = Prometheus(prometheus, cls.stack.workdir, target, cls.rule_files)
+        cls.addClassCleanup(cls.prom.stop)
+        cls.prom.start()
+
+        last = {}
+
+        def target_up():
+            status, body, text = prom_get(cls.prom.url, "/api/v1/targets", {"state": "active"})
+            targets = ((body or {}).get("data") or {}).get("activeTargets") or []
+            mine = [t for t in targets if (t.get("labels") or {}).get("job") == JOB]
+            last["targets"] = mine or text[:300]
+            return any(t.get("health") == "up" for t in mine)
+
+        try:
+            harness.poll(target_up, TARGET_UP_TIMEOUT, f"scrape target {target} to be up")
+        except AssertionError as e:
+            raise AssertionError(f"{e}; last /api/v1/targets: {last.get('targets')}\n{cls.prom.log_tail()}") from None
+
+    def sidecar_metric_names(self):
+        try:
+            status, body = harness.http_get(self.stack.admin_url + "/metrics")
+        except Exception as e:  # diagnostics only
+            return None, f"GET /metrics failed: {e}"
+        names = set(re.findall(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)", body, re.M))
+        return names, f"HTTP {status}"
+
+    def test_1_both_sides_are_scraped(self):
+        def both_sides():
+            sides = {r["metric"].get("side") for r in self.prom.vector(f'count by (side) (porthole_build_info{{job="{JOB}"}})')}
+            return {"parent", "enclave"} <= sides and sides
+
+        harness.poll(both_sides, QUERY_TIMEOUT,
+                     'porthole_build_info with side="parent" and side="enclave" (relayed) in Prometheus')
+        relayed = self.prom.vector('porthole_build_info{side="enclave"}')
+        self.assertTrue(all(r["metric"].get("enclave") for r in relayed),
+                        f"relayed enclave series without an enclave label: {relayed}")
+
+    def test_2_every_query_returns_data(self):
+        user_vars = {q["name"] for q in self.queries if q.get("kind") == "variable"}
+        pending, problems, last = {}, [], {}
+        for i, q in enumerate(self.queries):
+            promql, problem = to_promql(q, user_vars)
+            if problem:
+                problems.append(f"{q['source']}: {problem}\n    expr: {q['expr']}")
+            else:
+                pending[i] = (q, promql)
+
+        def all_have_data():
+            for i in list(pending):
+                ok, detail = self.prom.query(pending[i][1])
+                if ok:
+                    del pending[i]
+                else:
+                    last[i] = detail
+            return not pending
+
+        try:
+            harness.poll(all_have_data, QUERY_TIMEOUT, "every dashboard and rule query to return data")
+        except AssertionError:
+            pass
+        if pending:
+            names, how = self.sidecar_metric_names()
+            for i, (q, promql) in sorted(pending.items()):
+                msg = f"{q['source']} [{q.get('kind')}]: {last.get(i)}\n    promql: {promql}"
+                if names is not None:
+                    missing = [n for n in metric_names(promql) if n not in names]
+                    if missing:
+                        msg += f"\n    not in the sidecar's /metrics ({how}): {', '.join(missing)}"
+                problems.append(msg)
+        if problems:
+            self.fail(f"{len(problems)} of {len(self.queries)} queries failed after {QUERY_TIMEOUT}s "
+                      f"(scrape every {SCRAPE_INTERVAL_S}s, $__rate_interval={RATE_INTERVAL}):\n" + "\n".join(problems))
+
+    def test_3_rules_evaluate_and_healthy_stack_fires_no_alert(self):
+        expected = {q["name"] for q in self.queries if q.get("kind") in ("alert", "record")}
+        last = {}
+
+        def all_rules_evaluated():
+            status, body, text = prom_get(self.prom.url, "/api/v1/rules")
+            groups = ((body or {}).get("data") or {}).get("groups") or []
+            rules = {r.get("name"): r for g in groups for r in g.get("rules") or []}
+            last["rules"] = rules
+            return expected <= set(rules) and all(rules[n].get("health") != "unknown" for n in expected)
+
+        error = None
+        try:
+            harness.poll(all_rules_evaluated, RULES_TIMEOUT, "Prometheus to load and evaluate every rule")
+        except AssertionError as e:
+            error = e
+        if error:
+            rules = last.get("rules") or {}
+            self.fail(f"{error}: missing {sorted(expected - set(rules))}, not yet evaluated "
+                      f"{sorted(n for n in expected & set(rules) if rules[n].get('health') == 'unknown')}\n"
+                      f"{self.prom.log_tail()}")
+        broken = [f"{n}: health {r.get('health')}: {r.get('lastError')}" for n, r in sorted(last["rules"].items())
+                  if n in expected and r.get("health") != "ok"]
+        self.assertFalse(broken, "rules Prometheus could not evaluate:\n" + "\n".join(broken))
+
+        # On a healthy stack every alert condition must be false (its expression, without the
+        # `bool` rewrite, returns nothing). Judged only once Prometheus has watched the stack for
+        # HEALTHY_OBSERVATION_SCRAPES scrapes, so counter-based conditions (frames rejected,
+        # reconnects) have had a chance to see something; polled, so a gauge left over from
+        # start-up (an age before the first pull) may clear, while a lasting condition fails.
+        harness.poll(lambda: self.prom.vector(
+                         f'count_over_time(porthole_build_info{{job="{JOB}",side="parent"}}[5m]) >= {HEALTHY_OBSERVATION_SCRAPES}'),
+                     QUERY_TIMEOUT, f"{HEALTHY_OBSERVATION_SCRAPES} scrapes of the sidecar")
+        alerts = [q for q in self.queries if q.get("kind") == "alert"]
+        holding = {}
+
+        def no_alert_condition():
+            holding.clear()
+            for q in alerts:
+                result = self.prom.vector(q["expr"])
+                if result:
+                    holding[q["source"]] = result
+            return not holding
+
+        try:
+            harness.poll(no_alert_condition, QUERY_TIMEOUT, "no alert condition to hold on a healthy stack")
+        except AssertionError:
+            pass
+        if holding:
+            self.fail("alert conditions hold on a healthy stack:\n" +
+                      "\n".join(f"{s}: {json.dumps(r)[:500]}" for s, r in holding.items()))
+        status, body, text = prom_get(self.prom.url, "/api/v1/alerts")
+        firing = [a for a in ((body or {}).get("data") or {}).get("alerts") or [] if a.get("state") == "firing"]
+        self.assertFalse(firing, f"alerts firing on a healthy stack: {json.dumps(firing)[:1000]}")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
