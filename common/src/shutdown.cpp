@@ -48,4 +48,10 @@ void run_until_signalled(boost::asio::io_context& io, Duration drain, const std:
   }
 }
 
+Duration read_shutdown_config(ConfigNode node) {
+  const auto drain = node.duration("drain_timeout", std::chrono::seconds(5), Duration::zero(), std::chrono::hours(1));
+  node.reject_unknown_keys();
+  return drain;
+}
+
 }  // namespace porthole

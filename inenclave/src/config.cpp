@@ -1,5 +1,6 @@
 #include "porthole/agent/config.hpp"
 
+#include "porthole/common/shutdown.hpp"
 #include "porthole/relay/control_protocol.hpp"
 
 namespace porthole::agent {
@@ -21,11 +22,7 @@ AgentConfig read_agent_config(const YAML::Node& yaml, const std::string& source)
   c.boundary = relay::read_boundary_config(root.map("boundary"));
   c.control = relay::read_control_config(root.map("control"), true);
   c.logging = read_logging_config(root.map("logging"));
-  {
-    auto shutdown = root.map("shutdown");
-    c.drain_timeout = shutdown.duration("drain_timeout", c.drain_timeout, milliseconds(0), hours(1));
-    shutdown.reject_unknown_keys();
-  }
+  c.drain_timeout = read_shutdown_config(root.map("shutdown"));
   root.reject_unknown_keys();
   return c;
 }

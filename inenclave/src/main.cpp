@@ -53,33 +53,11 @@ int run(const porthole::agent::AgentConfig& config) {
 
 int main(int argc, char** argv) {
   using namespace porthole;
-  CommandLine cl;
+  const Program<agent::AgentConfig> program{
+      "porthole-agent", kDescription, &agent::default_agent_config_yaml, &agent::load_agent_config,
+      [](const agent::AgentConfig& c) { return std::string("enclave '" + c.enclave_name + "', sidecar at " + c.boundary.control_endpoint().to_string()); }};
   agent::AgentConfig config;
-  try {
-    cl = parse_command_line(argc, argv);
-    if (cl.help) {
-      std::cout << usage("porthole-agent", kDescription);
-      return 0;
-    }
-    if (cl.version) {
-      std::cout << "porthole-agent " << PORTHOLE_VERSION << "\n";
-      return 0;
-    }
-    if (cl.print_default_config) {
-      std::cout << agent::default_agent_config_yaml();
-      return 0;
-    }
-    if (cl.config_path) config = agent::load_agent_config(*cl.config_path);
-  } catch (const ConfigError& e) {
-    std::cerr << "porthole-agent: " << e.what() << "\n";
-    return 2;
-  }
-  if (cl.check_config) {
-    std::cout << "porthole-agent: " << (cl.config_path ? *cl.config_path : std::string("the defaults"))
-              << " is valid (enclave '" << config.enclave_name << "', sidecar at "
-              << config.boundary.control_endpoint().to_string() << ")\n";
-    return 0;
-  }
+  if (auto exit_code = handle_command_line(argc, argv, program, config)) return *exit_code;
   setup_logging(config.logging, "agent");
   return run(config);
 }

@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "porthole/common/shutdown.hpp"
 #include "porthole/relay/control_protocol.hpp"
 
 namespace porthole::sidecar {
@@ -61,11 +62,7 @@ SidecarConfig read_sidecar_config(const YAML::Node& yaml, const std::string& sou
     admin.reject_unknown_keys();
   }
   c.logging = read_logging_config(root.map("logging"));
-  {
-    auto shutdown = root.map("shutdown");
-    c.drain_timeout = shutdown.duration("drain_timeout", c.drain_timeout, milliseconds(0), hours(1));
-    shutdown.reject_unknown_keys();
-  }
+  c.drain_timeout = read_shutdown_config(root.map("shutdown"));
   root.reject_unknown_keys();
   return c;
 }

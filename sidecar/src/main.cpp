@@ -79,33 +79,11 @@ int run(const porthole::sidecar::SidecarConfig& config) {
 
 int main(int argc, char** argv) {
   using namespace porthole;
-  CommandLine cl;
+  const Program<sidecar::SidecarConfig> program{
+      "porthole-sidecar", kDescription, &sidecar::default_sidecar_config_yaml, &sidecar::load_sidecar_config,
+      [](const sidecar::SidecarConfig& c) { return std::string("control endpoint " + c.boundary.control_endpoint().to_string() + ", admin " + c.admin.listen); }};
   sidecar::SidecarConfig config;
-  try {
-    cl = parse_command_line(argc, argv);
-    if (cl.help) {
-      std::cout << usage("porthole-sidecar", kDescription);
-      return 0;
-    }
-    if (cl.version) {
-      std::cout << "porthole-sidecar " << PORTHOLE_VERSION << "\n";
-      return 0;
-    }
-    if (cl.print_default_config) {
-      std::cout << sidecar::default_sidecar_config_yaml();
-      return 0;
-    }
-    if (cl.config_path) config = sidecar::load_sidecar_config(*cl.config_path);
-  } catch (const ConfigError& e) {
-    std::cerr << "porthole-sidecar: " << e.what() << "\n";
-    return 2;
-  }
-  if (cl.check_config) {
-    std::cout << "porthole-sidecar: " << (cl.config_path ? *cl.config_path : std::string("the defaults"))
-              << " is valid (control endpoint " << config.boundary.control_endpoint().to_string() << ", admin "
-              << config.admin.listen << ")\n";
-    return 0;
-  }
+  if (auto exit_code = handle_command_line(argc, argv, program, config)) return *exit_code;
   setup_logging(config.logging, "sidecar");
   return run(config);
 }

@@ -1,5 +1,7 @@
 #include "porthole/sidecar/metrics_endpoint.hpp"
 
+#include <unordered_map>
+
 #include <prometheus/text_serializer.h>
 
 #include "porthole/common/logging.hpp"
@@ -44,12 +46,15 @@ MetricsEndpoint::MetricsEndpoint(ControlServer& control, TimeSource& time, prome
                          .Register(registry)
                          .Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                                                           0.05, 0.1, 0.25, 0.5, 1, 2.5})),
-      invalid_lines_(prometheus::BuildCounter()
-                         .Name("porthole_enclave_metrics_invalid_lines_total")
-                         .Help("Lines of the enclave's metrics text that did not parse and were dropped.")
-                         .Labels(kParent)
-                         .Register(registry)
-                         .Add({})) {
+      dropped_family_(prometheus::BuildCounter()
+                          .Name("porthole_enclave_metrics_dropped_total")
+                          .Help("Relayed enclave metrics dropped: lines that did not parse, series duplicated by "
+                                "relabelling, families whose type conflicts with the sidecar's.")
+                          .Labels(kParent)
+                          .Register(registry)),
+      invalid_lines_(dropped_family_.Add({{"reason", "invalid_line"}})),
+      duplicate_series_(dropped_family_.Add({{"reason", "duplicate_series"}})),
+      type_conflicts_(dropped_family_.Add({{"reason", "type_conflict"}})) {
   for (const char* r : kPullResults) pulls_family_.Add({{"result", r}});
   set_enclave_label(control_.enclave_name().value_or(kUnknownEnclave));
 }
@@ -89,10 +94,24 @@ void MetricsEndpoint::finish(std::optional<std::string> text, std::string_view f
     }
     const auto enclave = control_.enclave_name().value_or(kUnknownEnclave);
     // Overwrites whatever side/enclave labels the agent sent: it cannot pose as the parent.
-    telemetry::set_labels(parsed.families, {{"enclave", enclave}, {"side", "enclave"}});
+    if (const auto duplicates = telemetry::set_labels(parsed.families, {{"enclave", enclave}, {"side", "enclave"}})) {
+      duplicate_series_.Increment(static_cast<double>(duplicates));
+      log_->warn("metrics: {} enclave series became duplicates once relabelled and were dropped", duplicates);
+    }
     for (auto& family : parsed.families) {
       for (auto& metric : family.metric) metric.timestamp_ms = 0;
     }
+    // A family the sidecar also has, with another type, would make the exposition invalid.
+    // Dropped here, once per snapshot, so this very scrape already counts it.
+    std::unordered_map<std::string, prometheus::MetricType> own_types;
+    for (const auto& family : collect_own()) own_types.emplace(family.name, family.type);
+    std::erase_if(parsed.families, [&](const prometheus::MetricFamily& family) {
+      auto it = own_types.find(family.name);
+      if (it == own_types.end() || it->second == family.type) return false;
+      type_conflicts_.Increment();
+      log_->warn("metrics: enclave family '{}' has a different type than the sidecar's; dropped", family.name);
+      return true;
+    });
     snapshot_ = Snapshot{std::move(parsed.families), enclave, now};
     pulls_family_.Add({{"result", "ok"}}).Increment();
   } else {
@@ -109,18 +128,21 @@ void MetricsEndpoint::finish(std::optional<std::string> text, std::string_view f
     age_->Set(std::chrono::duration<double>(now - snapshot_->taken).count());
   }
 
+  auto families = collect_own();
+  if (snapshot_) {
+    auto relayed = snapshot_->families;  // copied: the snapshot serves later scrapes too
+    // Conflicts were dropped from the snapshot already; merge_families drops any left anyway.
+    telemetry::merge_families(families, std::move(relayed));
+  }
+  done(prometheus::TextSerializer().Serialize(families));
+}
+
+std::vector<prometheus::MetricFamily> MetricsEndpoint::collect_own() const {
   auto families = registry_.Collect();
   for (const auto* source : extra_) {
     for (auto& family : source->Collect()) families.push_back(std::move(family));
   }
-  if (snapshot_) {
-    auto relayed = snapshot_->families;  // copied: the snapshot serves later scrapes too
-    auto conflicts = telemetry::merge_families(families, std::move(relayed));
-    for (const auto& name : conflicts) {
-      log_->warn("metrics: enclave family '{}' has a different type than the sidecar's; dropped", name);
-    }
-  }
-  done(prometheus::TextSerializer().Serialize(families));
+  return families;
 }
 
 }  // namespace porthole::sidecar

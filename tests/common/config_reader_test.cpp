@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "config_error.hpp"
+
 #include "porthole/common/logging.hpp"
 
 namespace porthole {
@@ -15,14 +17,7 @@ using ::testing::HasSubstr;
 
 ConfigNode root_of(const std::string& yaml) { return ConfigNode::root(load_yaml_string(yaml, "test.yaml"), "test.yaml"); }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "no error";
-}
+std::string error_of(const std::function<void()>& f) { return porthole::testing::config_error_of(f); }
 
 TEST(ParseDuration, AcceptsUnitsAndRejectsTheRest) {
   Duration d{};

@@ -5,19 +5,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "config_error.hpp"
+
 namespace porthole::relay {
 namespace {
 
 using ::testing::HasSubstr;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "no error";
-}
+std::string error_of(const std::function<void()>& f) { return porthole::testing::config_error_of(f); }
 
 TEST(ParseEndpoint, ReadsEveryForm) {
   auto v = parse_endpoint("vsock:16:8000");

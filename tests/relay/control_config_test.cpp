@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "config_error.hpp"
+
 namespace porthole::relay {
 namespace {
 
@@ -12,14 +14,7 @@ ConfigNode node_of(const std::string& yaml) {
   return ConfigNode::root(load_yaml_string(yaml, "t.yaml"), "t.yaml").map("x");
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "no error";
-}
+std::string error_of(const std::function<void()>& f) { return porthole::testing::config_error_of(f); }
 
 TEST(BoundaryConfig, DefaultsToRealVsockOnTheParentCid) {
   auto c = read_boundary_config(node_of("x: {}"));

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "config_docs.hpp"
+#include "config_error.hpp"
 
 namespace porthole::sidecar {
 namespace {
@@ -13,12 +14,7 @@ using ::testing::HasSubstr;
 SidecarConfig parse(const std::string& yaml) { return read_sidecar_config(load_yaml_string(yaml, "s.yaml"), "s.yaml"); }
 
 std::string error_of(const std::string& yaml) {
-  try {
-    parse(yaml);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "no error";
+  return porthole::testing::config_error_of([&] { parse(yaml); });
 }
 
 TEST(SidecarConfig, ThePrintedDefaultFileIsExactlyTheDefaults) {

@@ -129,7 +129,7 @@ TEST_F(MetricsEndpointTest, InvalidLinesAreDroppedAndCountedTheRestIsKept) {
   EXPECT_THAT(*text, HasSubstr("good_metric{enclave=\"enclave-7\",side=\"enclave\"} 1"));
   EXPECT_THAT(*text, HasSubstr("other{enclave=\"enclave-7\",side=\"enclave\"} 4"));
   EXPECT_THAT(*text, Not(HasSubstr("bad-metric")));
-  EXPECT_THAT(*text, HasSubstr("porthole_enclave_metrics_invalid_lines_total{side=\"parent\"} 2"));
+  EXPECT_THAT(*text, HasSubstr("porthole_enclave_metrics_dropped_total{side=\"parent\",reason=\"invalid_line\"} 2"));
 }
 
 TEST_F(MetricsEndpointTest, AFamilyWhoseTypeConflictsWithTheSidecarsIsDropped) {
@@ -138,6 +138,17 @@ TEST_F(MetricsEndpointTest, AFamilyWhoseTypeConflictsWithTheSidecarsIsDropped) {
   ASSERT_TRUE(text);
   EXPECT_THAT(*text, Not(HasSubstr("porthole_control_connects_total{enclave")));
   EXPECT_THAT(*text, HasSubstr("# TYPE porthole_control_connects_total counter"));
+  EXPECT_THAT(*text, HasSubstr("porthole_enclave_metrics_dropped_total{side=\"parent\",reason=\"type_conflict\"} 1"));
+}
+
+TEST_F(MetricsEndpointTest, SeriesThatCollideOnceRelabelledAreDroppedNotDuplicated) {
+  connect_agent();
+  // Two series differing only in the labels the sidecar overwrites would be one series twice.
+  auto text = scrape(std::string("x{side=\"a\"} 1\nx{side=\"b\"} 2\n"));
+  ASSERT_TRUE(text);
+  EXPECT_THAT(*text, HasSubstr("x{enclave=\"enclave-7\",side=\"enclave\"} 1\n"));
+  EXPECT_THAT(*text, Not(HasSubstr("} 2\n# ")));
+  EXPECT_THAT(*text, HasSubstr("porthole_enclave_metrics_dropped_total{side=\"parent\",reason=\"duplicate_series\"} 1"));
 }
 
 TEST_F(MetricsEndpointTest, ConfiguredEnclaveNameRejectsAnImpostor) {

@@ -7,11 +7,15 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "porthole/common/config_reader.hpp"
 #include "porthole/common/time.hpp"
 
 namespace porthole {
 
 void run_until_signalled(boost::asio::io_context& io, Duration drain, const std::function<void()>& begin_shutdown,
                          const std::function<bool()>& drained);
+
+// Reads the `shutdown:` section (drain_timeout, default 5s).
+Duration read_shutdown_config(ConfigNode node);
 
 }  // namespace porthole

@@ -41,6 +41,7 @@ class MetricsEndpoint {
   void finish(std::optional<std::string> text, std::string_view failure, MonoTime started,
               const std::function<void(std::string)>& done);
   void set_enclave_label(const std::string& enclave);
+  std::vector<prometheus::MetricFamily> collect_own() const;
 
   ControlServer& control_;
   TimeSource& time_;
@@ -53,7 +54,10 @@ class MetricsEndpoint {
   prometheus::Family<prometheus::Gauge>& age_family_;
   prometheus::Family<prometheus::Counter>& pulls_family_;
   prometheus::Histogram& pull_duration_;
+  prometheus::Family<prometheus::Counter>& dropped_family_;
   prometheus::Counter& invalid_lines_;
+  prometheus::Counter& duplicate_series_;
+  prometheus::Counter& type_conflicts_;
   prometheus::Gauge* up_ = nullptr;
   prometheus::Gauge* age_ = nullptr;
   std::string labelled_enclave_;
