@@ -1,6 +1,5 @@
 #include "porthole/relay/control_session.hpp"
 
-#include <boost/asio/write.hpp>
 
 namespace porthole::relay {
 
@@ -13,18 +12,19 @@ std::shared_ptr<ControlSession> ControlSession::create(Stream stream, TimeSource
 
 ControlSession::ControlSession(Stream stream, TimeSource& time, ControlSessionOptions options, ControlMetrics& metrics,
                                std::shared_ptr<spdlog::logger> log, Callbacks callbacks)
-    : stream_(std::move(stream)),
-      time_(time),
+    : time_(time),
       options_(std::move(options)),
       metrics_(metrics),
       log_(std::move(log)),
       callbacks_(std::move(callbacks)),
-      decoder_(control_frame_limits(options_.max_frame_bytes)),
+      connection_(FrameConnection::create(std::move(stream), control_frame_limits(options_.max_frame_bytes),
+                                          options_.max_queued_bytes, metrics.rejected, log_, "control")),
       hello_timer_(time.make_timer()),
       tick_timer_(time.make_timer()),
       last_heard_(time.now()) {}
 
-ControlSession::~ControlSession() = default;
+// An owner that drops a session without closing it must not leave the socket open.
+ControlSession::~ControlSession() { connection_->close(CloseReason::Shutdown, "session destroyed"); }
 
 void ControlSession::start() {
   Hello hello;
@@ -46,47 +46,23 @@ void ControlSession::start() {
   tick_timer_->arm(options_.heartbeat_interval, [weak] {
     if (auto self = weak.lock()) self->tick();
   });
-  read_more();
-}
-
-void ControlSession::read_more() {
-  if (closed_) return;
-  stream_.async_read_some(boost::asio::buffer(read_buffer_),
-                          [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
-                            if (self->closed_) return;
-                            if (ec) {
-                              if (ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset) {
-                                self->decoder_.finish();
-                                if (auto e = self->decoder_.error()) {
-                                  self->reject_frame(*e, self->decoder_.error_detail());
-                                } else {
-                                  self->close(CloseReason::PeerClosed, ec == boost::asio::error::eof
-                                                                           ? "the peer closed the connection"
-                                                                           : "the peer reset the connection");
-                                }
-                              } else {
-                                self->close(CloseReason::IoError, "read failed: " + ec.message());
-                              }
-                              return;
-                            }
-                            self->last_heard_ = self->time_.now();
-                            self->decoder_.feed(self->read_buffer_.data(), n);
-                            while (auto frame = self->decoder_.next()) {
-                              self->handle(std::move(*frame));
-                              if (self->closed_) return;
-                            }
-                            if (auto e = self->decoder_.error()) {
-                              self->reject_frame(*e, self->decoder_.error_detail());
-                              return;
-                            }
-                            self->read_more();
-                          });
+  connection_->start({[weak](Frame&& frame) {
+                        if (auto self = weak.lock()) {
+                          self->last_heard_ = self->time_.now();
+                          self->handle(std::move(frame));
+                        }
+                      },
+                      [weak](CloseReason reason, const std::string& detail) {
+                        if (auto self = weak.lock()) self->close(reason, detail);
+                      }});
 }
 
 void ControlSession::reject_frame(FrameError e, const std::string& detail) {
-  metrics_.rejected[e].Increment();
-  log_->warn("control: rejected a frame ({}): {}; closing the connection", to_string(e), detail);
-  close(CloseReason::ProtocolError, std::string(to_string(e)) + ": " + detail, e != FrameError::Truncated);
+  std::string farewell;
+  encode_frame(static_cast<std::uint8_t>(ControlType::Error),
+               encode_error({ErrorCode::ProtocolError, std::string(to_string(e)) + ": " + detail}), farewell);
+  metrics_.frames_tx[ControlType::Error]->Increment();
+  connection_->reject(e, detail, &farewell);  // closes us through the connection's on_closed
 }
 
 void ControlSession::handle(Frame&& frame) {
@@ -216,31 +192,8 @@ void ControlSession::request_metrics(Duration timeout, MetricsCallback callback)
 
 void ControlSession::send(ControlType type, std::string_view payload) {
   if (closed_) return;
-  std::string frame;
-  frame.reserve(kFrameHeaderBytes + payload.size());
-  encode_frame(static_cast<std::uint8_t>(type), payload, frame);
-  if (queued_bytes_ + frame.size() > options_.max_queued_bytes) {
-    close(CloseReason::Backpressure, "the peer stopped reading: " + std::to_string(queued_bytes_) + " bytes queued");
-    return;
-  }
   metrics_.frames_tx[type]->Increment();
-  queued_bytes_ += frame.size();
-  write_queue_.push_back(std::move(frame));
-  write_more();
-}
-
-void ControlSession::write_more() {
-  if (writing_ || write_queue_.empty() || closed_) return;
-  writing_ = true;
-  boost::asio::async_write(stream_, boost::asio::buffer(write_queue_.front()),
-                           [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-                             self->writing_ = false;
-                             if (self->closed_) return;
-                             if (ec) return self->close(CloseReason::IoError, "write failed: " + ec.message());
-                             self->queued_bytes_ -= self->write_queue_.front().size();
-                             self->write_queue_.pop_front();
-                             self->write_more();
-                           });
+  connection_->send(static_cast<std::uint8_t>(type), payload);
 }
 
 void ControlSession::fail_pending(std::string_view why) {
@@ -252,25 +205,18 @@ void ControlSession::fail_pending(std::string_view why) {
 void ControlSession::close(CloseReason reason, const std::string& detail, bool notify_peer) {
   if (closed_) return;
   closed_ = true;
-  if (notify_peer && stream_.is_open()) {
-    // One non-blocking attempt: an Error frame is a courtesy, never a reason to wait.
+  std::string farewell;
+  if (notify_peer) {
     ErrorCode code = ErrorCode::ProtocolError;
     if (reason == CloseReason::VersionMismatch) code = ErrorCode::VersionMismatch;
     if (reason == CloseReason::Superseded) code = ErrorCode::Superseded;
     if (reason == CloseReason::Shutdown) code = ErrorCode::Shutdown;
-    std::string frame;
-    encode_frame(static_cast<std::uint8_t>(ControlType::Error), encode_error({code, detail}), frame);
-    boost::system::error_code ignored;
-    stream_.non_blocking(true, ignored);
-    if (!writing_ && stream_.write_some(boost::asio::buffer(frame), ignored) > 0) {
-      metrics_.frames_tx[ControlType::Error]->Increment();
-    }
+    encode_frame(static_cast<std::uint8_t>(ControlType::Error), encode_error({code, detail}), farewell);
+    metrics_.frames_tx[ControlType::Error]->Increment();
   }
+  connection_->close(reason, detail, notify_peer ? &farewell : nullptr);
   hello_timer_->cancel();
   tick_timer_->cancel();
-  boost::system::error_code ignored;
-  stream_.shutdown(Stream::shutdown_both, ignored);
-  stream_.close(ignored);
   metrics_.disconnects[reason]->Increment();
   const bool expected = reason == CloseReason::Shutdown || reason == CloseReason::Superseded;
   if (expected) {

@@ -19,17 +19,22 @@ using namespace porthole::testing;
 
 class ControlClientTest : public ::testing::Test {
  protected:
-  ControlClientTest() {
+  // The config must be complete before client_ is constructed (it captures the endpoint).
+  static std::string make_temp_dir() {
     char tmpl[] = "/tmp/porthole-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    config_.enclave_name = "enclave-x";
-    config_.boundary.transport = relay::parse_transport("uds:" + dir_);
+    return mkdtemp(tmpl);
+  }
+  static AgentConfig make_config(const std::string& dir) {
+    AgentConfig c;
+    c.enclave_name = "enclave-x";
+    c.boundary.transport = relay::parse_transport("uds:" + dir);
+    return c;
   }
   ~ControlClientTest() override { std::filesystem::remove_all(dir_); }
 
   double attempts(const char* result) {
     for (const auto& f : registry_.Collect()) {
-      if (f.name != "porthole_control_connect_attempts_total") continue;
+      if (f.name != "porthole_dial_attempts_total") continue;
       for (const auto& m : f.metric) {
         for (const auto& l : m.label) {
           if (l.name == "result" && l.value == result) return m.counter.value;
@@ -53,8 +58,8 @@ class ControlClientTest : public ::testing::Test {
 
   boost::asio::io_context io_;
   ManualTimeSource time_;
-  std::string dir_;
-  AgentConfig config_;
+  std::string dir_ = make_temp_dir();
+  AgentConfig config_ = make_config(dir_);
   prometheus::Registry registry_;
   relay::ControlMetrics metrics_{registry_, "enclave"};
   ControlClient client_{io_.get_executor(), time_, config_, metrics_, registry_,

@@ -1,5 +1,5 @@
-// The agent's end of the control channel: dials the sidecar and keeps dialling, forever, with
-// exponential backoff and jitter; serves the agent's metrics to the sidecar's pulls.
+// The agent's end of the control channel: dials the sidecar and keeps dialling, forever (a
+// Dialer), and serves the agent's metrics to the sidecar's pulls.
 #pragma once
 
 #include <functional>
@@ -7,15 +7,14 @@
 #include <string>
 
 #include <boost/asio/any_io_executor.hpp>
-#include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 #include <spdlog/logger.h>
 
 #include "porthole/agent/config.hpp"
-#include "porthole/common/backoff.hpp"
 #include "porthole/common/time.hpp"
 #include "porthole/relay/control_metrics.hpp"
 #include "porthole/relay/control_session.hpp"
+#include "porthole/relay/dialer.hpp"
 
 namespace porthole::agent {
 
@@ -29,28 +28,19 @@ class ControlClient {
   void start();
   void stop();  // tells the sidecar and stops dialling
   bool connected() const { return session_ && session_->ready(); }
-  bool stopped() const { return stopped_; }
 
  private:
-  void dial();
-  void on_dialled(const boost::system::error_code& ec);
+  void on_connected(relay::Stream stream);
   void on_session_closed(relay::CloseReason reason);
-  void retry_later(const std::string& why);
 
-  boost::asio::any_io_executor executor_;
   TimeSource& time_;
   const AgentConfig& config_;
   relay::ControlMetrics& metrics_;
   std::function<std::string()> metrics_provider_;
   std::shared_ptr<spdlog::logger> log_;
-  Backoff backoff_;
-  std::unique_ptr<Timer> retry_timer_;
-  std::unique_ptr<Timer> connect_timer_;
-  std::unique_ptr<relay::Stream> dialling_;
+  relay::Dialer dialer_;
   std::shared_ptr<relay::ControlSession> session_;
   MonoTime session_started_;
-  prometheus::Family<prometheus::Counter>& attempts_;
-  prometheus::Gauge& backoff_gauge_;
   bool stopped_ = false;
 };
 

@@ -3,9 +3,7 @@
 // close with a reason. The sidecar's ControlServer and the agent's ControlClient own one each.
 #pragma once
 
-#include <array>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -18,6 +16,7 @@
 #include "porthole/relay/control_metrics.hpp"
 #include "porthole/relay/control_protocol.hpp"
 #include "porthole/relay/frame.hpp"
+#include "porthole/relay/frame_connection.hpp"
 #include "porthole/relay/stream.hpp"
 
 namespace porthole::relay {
@@ -63,28 +62,20 @@ class ControlSession : public std::enable_shared_from_this<ControlSession> {
  private:
   ControlSession(Stream stream, TimeSource& time, ControlSessionOptions options, ControlMetrics& metrics,
                  std::shared_ptr<spdlog::logger> log, Callbacks callbacks);
-  void read_more();
   void handle(Frame&& frame);
   void handle_hello(const Frame& frame);
   void handle_error(const Frame& frame);
   void send(ControlType type, std::string_view payload);
-  void write_more();
   void tick();
   void reject_frame(FrameError e, const std::string& detail);
   void fail_pending(std::string_view why);
 
-  Stream stream_;
   TimeSource& time_;
   ControlSessionOptions options_;
   ControlMetrics& metrics_;
   std::shared_ptr<spdlog::logger> log_;
   Callbacks callbacks_;
-  FrameDecoder decoder_;
-
-  std::array<char, 64 * 1024> read_buffer_{};
-  std::deque<std::string> write_queue_;
-  std::size_t queued_bytes_ = 0;
-  bool writing_ = false;
+  std::shared_ptr<FrameConnection> connection_;
 
   std::unique_ptr<Timer> hello_timer_;
   std::unique_ptr<Timer> tick_timer_;
