@@ -55,6 +55,28 @@ def port_free(port):
             return False
 
 
+def free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_upstream_chronyd(workdir):
+    """chronyd on the host as the upstream NTP server (the AWS Time Sync endpoint's stand-in)."""
+    d = os.path.join(workdir, "chrony-upstream")
+    os.makedirs(d, mode=0o700)
+    port = free_udp_port()
+    conf = os.path.join(d, "server.conf")
+    with open(conf, "w") as f:
+        f.write(f"port {port}\nlocal stratum 8\nallow 127.0.0.0/8\ncmdport 0\n"
+                f"pidfile {d}/chronyd.pid\ndriftfile {d}/chronyd.drift\n")
+    log = open(os.path.join(d, "chronyd.log"), "ab")
+    proc = subprocess.Popen(["/usr/sbin/chronyd", "-d", "-u", "root", "-x", "-f", conf],
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    log.close()
+    return proc, port
+
+
 def main():
     ap = argparse.ArgumentParser(description="Porthole demo in a simulated enclave")
     ap.add_argument("--duration", type=float, default=None,
@@ -66,15 +88,24 @@ def main():
     uds = os.path.join(workdir, "vsock")
     listen = "127.0.0.1:9901" if port_free(9901) else "127.0.0.1:0"
     addr_file = os.path.join(workdir, "admin.addr")
+    upstream, ntp_port = start_upstream_chronyd(workdir)
     with open(os.path.join(workdir, "sidecar.yaml"), "w") as f:
         f.write(f"""# porthole-sidecar, on the "parent" (this host)
 boundary: {{transport: "uds:{uds}"}}
 admin: {{listen: "{listen}", address_file: "{addr_file}"}}
+ntp: {{upstreams: ["127.0.0.1:{ntp_port}"]}}   # a chronyd on this host stands in for AWS Time Sync
 """)
     with open(os.path.join(workdir, "agent.yaml"), "w") as f:
         f.write(f"""# porthole-agent, inside the enclave (a network namespace with only lo)
 enclave: {{name: demo}}
 boundary: {{transport: "uds:{uds}"}}
+ntp:
+  measure_interval: 2s
+  chronyd:    # the agent runs chronyd in the enclave, pointed at its own NTP relay
+    run: true
+    adjust_clock: false   # -x: the simulated enclave shares the host's clock; don't touch it
+    runtime_dir: {workdir}/chrony-enclave
+    config_template: {os.path.join(ROOT, "ntp", "chrony.conf")}
 """)
 
     enclave = simenclave.SimulatedEnclave(uds_dir=uds)
@@ -105,15 +136,25 @@ boundary: {{transport: "uds:{uds}"}}
             f"{'REACHABLE (isolation broken!)' if reachable else 'unreachable, as in a real enclave'}")
 
         wait_for(lambda: get(admin + "/readyz")[0] == 200, 20, "/readyz")
+        say(f"\n{BOLD}Time{RESET}: chronyd runs in the enclave against the agent's NTP relay (udp 127.0.0.1:123),\n"
+            f"   which goes over vsock to the sidecar and on to the upstream chronyd on 127.0.0.1:{ntp_port}.")
+        wait_for(lambda: 'porthole_chrony_up{enclave="demo",side="enclave"} 1' in get(admin + "/metrics")[1]
+                 and 'porthole_ntp_synchronized{enclave="demo",side="enclave"} 1' in get(admin + "/metrics")[1],
+                 30, "the enclave's clock to be synchronised")
         say(f"\n{BOLD}4. GET {admin}/readyz{RESET}\n   {get(admin + '/readyz')[1].strip()}")
 
         _, text = get(admin + "/metrics")
         interesting = ("porthole_enclave_up", "porthole_enclave_metrics_age_seconds", "porthole_build_info",
-                       "porthole_control_connected", "porthole_control_connects_total", "porthole_control_frames_total",
-                       "process_resident_memory_bytes", "process_open_fds", "process_cpu_seconds_total")
+                       "porthole_control_connected", "porthole_control_connects_total",
+                       "process_resident_memory_bytes", "process_open_fds",
+                       "porthole_ntp_synchronized", "porthole_ntp_clock_offset_seconds",
+                       "porthole_ntp_round_trip_seconds", "porthole_chrony_up",
+                       "porthole_chrony_system_time_offset_seconds", "porthole_ntp_upstream_up",
+                       "porthole_ntp_upstream_rtt_seconds")
         enclave_series = [line for line in text.splitlines() if 'side="enclave"' in line and not line.startswith("#")]
         shown = [line for line in text.splitlines()
-                 if line.split("{")[0] in interesting and ('side="enclave"' in line or "porthole_enclave_" in line)
+                 if line.split("{")[0] in interesting
+                 and ('side="enclave"' in line or "porthole_enclave_" in line or "porthole_ntp_upstream" in line)
                  and not line.endswith(" 0")]
         say(f"\n{BOLD}5. The enclave's metrics, relayed through the control channel, on {admin}/metrics{RESET}")
         for line in shown[:18]:
@@ -127,6 +168,7 @@ boundary: {{transport: "uds:{uds}"}}
    logs          {sidecar_log}
                  {agent_log}
    the enclave   ip netns exec {enclave.netns} ip addr      (only lo: no network at all)
+   its clock     ip netns exec {enclave.netns} chronyc -h {workdir}/chrony-enclave/chronyd.sock tracking
    dashboards    dashboards/porthole-overview.json (Grafana), dashboards/rules/ (alerts)
    docs          README.md, docs/simulated-enclave.md, docs/configuration.md
 """)
@@ -152,6 +194,11 @@ boundary: {{transport: "uds:{uds}"}}
             except subprocess.TimeoutExpired:
                 sidecar.kill()
         enclave.down()
+        upstream.terminate()
+        try:
+            upstream.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            upstream.kill()
         say(f"Done. Logs are kept in {workdir}")
 
 

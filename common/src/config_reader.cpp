@@ -153,6 +153,21 @@ std::uint64_t ConfigNode::bytes(const std::string& key, std::uint64_t fallback, 
   return b;
 }
 
+std::vector<std::string> ConfigNode::strings(const std::string& key, const std::vector<std::string>& fallback) {
+  seen_.insert(key);
+  const YAML::Node& self = node_;
+  if (!self.IsDefined() || !self.IsMap()) return fallback;
+  YAML::Node v = self[key];
+  if (!v.IsDefined() || v.IsNull()) return fallback;
+  if (!v.IsSequence()) fail(key, "expected a list, e.g. [\"a\", \"b\"]");
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (!v[i].IsScalar()) fail(key + "[" + std::to_string(i) + "]", "expected a string");
+    out.push_back(v[i].Scalar());
+  }
+  return out;
+}
+
 ConfigNode ConfigNode::map(const std::string& key) {
   seen_.insert(key);
   const YAML::Node& self = node_;

@@ -21,6 +21,7 @@ AgentConfig read_agent_config(const YAML::Node& yaml, const std::string& source)
   }
   c.boundary = relay::read_boundary_config(root.map("boundary"));
   c.control = relay::read_control_config(root.map("control"), true);
+  c.ntp = ntp::read_agent_ntp_config(root.map("ntp"));
   c.logging = read_logging_config(root.map("logging"));
   c.drain_timeout = read_shutdown_config(root.map("shutdown"));
   root.reject_unknown_keys();
@@ -45,8 +46,9 @@ boundary:
   # The parent's CID (the agent dials it) and this enclave's CID.
   parent_cid: 3
   enclave_cid: 16
-  # The control channel's vsock port on the parent.
+  # The control channel's and the NTP channel's vsock ports on the parent.
   control_port: 7000
+  ntp_port: 7003
   # SO_VM_SOCKETS_BUFFER_SIZE for vsock connections.
   vsock_buffer_bytes: 1MiB
 
@@ -63,6 +65,36 @@ control:
     initial: 100ms
     max: 30s
     multiplier: 2
+
+ntp:
+  # Serve NTP to chronyd in the enclave through the sidecar (docs/ntp.md).
+  enabled: true
+  # The UDP address chronyd uses as its server.
+  listen: 127.0.0.1:123
+  # Requests beyond this rate are dropped (burst: twice the rate).
+  max_requests_per_second: 16
+  # Requests waiting for a reply, at most.
+  max_outstanding: 64
+  # A request without a reply after this time is dropped (and counted).
+  request_timeout: 5s
+  # The agent's own measurement of the enclave clock through the relay; 0s turns it off.
+  measure_interval: 16s
+  # |offset| above this counts as unsynchronised.
+  max_offset: 100ms
+  # No good measurement for this long counts as unsynchronised.
+  sync_timeout: 1m
+  # chronyd's command socket, to read `chronyc tracking` (set automatically when the agent
+  # runs chronyd); empty: do not read chrony.
+  chrony_socket: ""
+  chronyd:
+    # Run chronyd as a supervised child, configured from the bundled template.
+    run: false
+    path: /usr/sbin/chronyd
+    chronyc_path: /usr/bin/chronyc
+    # false runs chronyd -x: it measures but never touches the clock (simulated enclaves).
+    adjust_clock: true
+    runtime_dir: /run/porthole/chrony
+    config_template: /etc/porthole/chrony.conf.in
 
 logging:
   # text or json (one JSON object per line).

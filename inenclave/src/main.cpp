@@ -1,5 +1,6 @@
 // porthole-agent: the in-enclave half of Porthole. A thin composition of the libraries.
 #include <iostream>
+#include <optional>
 
 #include <boost/asio/io_context.hpp>
 #include <prometheus/registry.h>
@@ -14,6 +15,8 @@
 #include "porthole/common/logging.hpp"
 #include "porthole/common/process_metrics.hpp"
 #include "porthole/common/shutdown.hpp"
+#include "porthole/ntp/chrony.hpp"
+#include "porthole/ntp/enclave_relay.hpp"
 #include "porthole/relay/control_metrics.hpp"
 
 namespace {
@@ -32,7 +35,18 @@ int run(const porthole::agent::AgentConfig& config) {
   ProcessMetrics process_metrics(prometheus::Labels{{"side", "enclave"}});
   relay::ControlMetrics control_metrics(registry, "enclave");
 
-  auto render_metrics = [&registry, &process_metrics] {
+  std::optional<ntp::EnclaveRelay> ntp_relay;
+  std::optional<ntp::ChronydSupervisor> chronyd;
+  std::optional<ntp::ChronyMonitor> chrony_monitor;
+  if (config.ntp.enabled) {
+    ntp_relay.emplace(io.get_executor(), time, config.ntp,
+                      relay::DialerOptions{"ntp", config.boundary.ntp_endpoint(), config.boundary.stream,
+                                           config.control.reconnect, config.control.hello_timeout},
+                      registry, make_random_uniform01());
+  }
+
+  auto render_metrics = [&] {
+    if (ntp_relay) ntp_relay->refresh_metrics();
     auto families = registry.Collect();
     for (auto& f : process_metrics.Collect()) families.push_back(std::move(f));
     return prometheus::TextSerializer().Serialize(families);
@@ -43,8 +57,36 @@ int run(const porthole::agent::AgentConfig& config) {
   log->info("porthole-agent {} started (enclave '{}', boundary {})", PORTHOLE_VERSION, config.enclave_name,
             config.boundary.transport.to_string());
   control.start();
+  try {
+    if (ntp_relay) {
+      ntp_relay->start();
+      std::string chrony_socket = config.ntp.chrony_socket;
+      if (config.ntp.chronyd.run) {
+        const auto local = ntp_relay->local_endpoint();
+        chronyd.emplace(time, config.ntp.chronyd, local.address().to_string(), local.port(), make_random_uniform01());
+        chronyd->start();
+        chrony_socket = chronyd->command_socket();
+      }
+      // The chrony gauges exist (NaN, porthole_chrony_up 0) even when no chronyd is there to read.
+      const auto interval = config.ntp.measure_interval.count() > 0 ? config.ntp.measure_interval
+                                                                     : Duration(std::chrono::seconds(16));
+      chrony_monitor.emplace(io.get_executor(), time, config.ntp.chronyd.chronyc_path, chrony_socket, interval,
+                             registry);
+      if (!chrony_socket.empty()) chrony_monitor->start();
+    }
+  } catch (const std::exception& e) {
+    log->critical("cannot start: {}", e.what());
+    return 1;
+  }
   run_until_signalled(
-      io, config.drain_timeout, [&] { control.stop(); }, [] { return true; });
+      io, config.drain_timeout,
+      [&] {
+        control.stop();
+        if (chrony_monitor) chrony_monitor->stop();
+        if (chronyd) chronyd->stop();
+        if (ntp_relay) ntp_relay->stop();
+      },
+      [] { return true; });
   log->info("porthole-agent stopped");
   return 0;
 }

@@ -19,9 +19,11 @@ BoundaryConfig read_boundary_config(ConfigNode node) {
   c.parent_cid = static_cast<std::uint32_t>(node.integer("parent_cid", c.parent_cid, 0, 0xFFFFFFFEll));
   c.enclave_cid = static_cast<std::uint32_t>(node.integer("enclave_cid", c.enclave_cid, 0, 0xFFFFFFFEll));
   c.control_port = static_cast<std::uint32_t>(node.integer("control_port", c.control_port, 1, 0xFFFFFFFEll));
-  if (c.transport.kind == TransportKind::Tcp && c.control_port > 65535) {
-    node.fail("control_port", "must be 1..65535 with the tcp transport");
+  c.ntp_port = static_cast<std::uint32_t>(node.integer("ntp_port", c.ntp_port, 1, 0xFFFFFFFEll));
+  for (const auto& [key, port] : {std::pair{"control_port", c.control_port}, std::pair{"ntp_port", c.ntp_port}}) {
+    if (c.transport.kind == TransportKind::Tcp && port > 65535) node.fail(key, "must be 1..65535 with the tcp transport");
   }
+  if (c.ntp_port == c.control_port) node.fail("ntp_port", "must differ from boundary.control_port");
   c.stream.vsock_buffer_bytes = node.bytes("vsock_buffer_bytes", c.stream.vsock_buffer_bytes, 4096, 64ull << 20);
   node.reject_unknown_keys();
   return c;

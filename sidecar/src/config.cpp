@@ -61,6 +61,7 @@ SidecarConfig read_sidecar_config(const YAML::Node& yaml, const std::string& sou
     c.admin.max_connections = admin.integer("max_connections", c.admin.max_connections, 1, 100000);
     admin.reject_unknown_keys();
   }
+  c.ntp = ntp::read_sidecar_ntp_config(root.map("ntp"));
   c.logging = read_logging_config(root.map("logging"));
   c.drain_timeout = read_shutdown_config(root.map("shutdown"));
   root.reject_unknown_keys();
@@ -87,8 +88,9 @@ boundary:
   # The parent's CID (the sidecar listens here) and the enclave's CID.
   parent_cid: 3
   enclave_cid: 16
-  # The control channel's vsock port.
+  # The control channel's vsock port, and the NTP channel's.
   control_port: 7000
+  ntp_port: 7003
   # SO_VM_SOCKETS_BUFFER_SIZE for vsock connections.
   vsock_buffer_bytes: 1MiB
 
@@ -112,6 +114,20 @@ admin:
   request_timeout: 10s
   # Connections beyond this are closed at once.
   max_connections: 64
+
+ntp:
+  # Relay NTP between chronyd in the enclave and the upstream servers (docs/ntp.md).
+  enabled: true
+  # Upstream NTP servers (host:port), in order of preference; the AWS Time Sync endpoint.
+  upstreams: ["169.254.169.123:123"]
+  # A request the upstream has not answered within this time is dropped (and counted).
+  request_timeout: 2s
+  # Requests from the enclave beyond this rate are dropped (burst: twice the rate).
+  max_requests_per_second: 32
+  # Requests waiting for a reply, at most.
+  max_outstanding: 64
+  # Consecutive timeouts before the upstream is marked down and the next one is used.
+  failover_after: 3
 
 logging:
   # text or json (one JSON object per line).

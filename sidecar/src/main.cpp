@@ -1,6 +1,7 @@
 // porthole-sidecar: the parent-instance half of Porthole. A thin composition of the libraries.
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include <boost/asio/io_context.hpp>
 #include <prometheus/registry.h>
@@ -12,6 +13,7 @@
 #include "porthole/common/logging.hpp"
 #include "porthole/common/process_metrics.hpp"
 #include "porthole/common/shutdown.hpp"
+#include "porthole/ntp/upstream_forwarder.hpp"
 #include "porthole/relay/control_metrics.hpp"
 #include "porthole/sidecar/admin_server.hpp"
 #include "porthole/sidecar/config.hpp"
@@ -49,9 +51,17 @@ int run(const porthole::sidecar::SidecarConfig& config) {
     });
   });
 
+  std::optional<ntp::UpstreamForwarder> ntp_forwarder;
+  if (config.ntp.enabled) {
+    auto listen_on = config.boundary.ntp_endpoint();
+    if (listen_on.kind == relay::TransportKind::Vsock) listen_on.cid = relay::kAnyCid;
+    ntp_forwarder.emplace(io.get_executor(), time, config.ntp, listen_on, config.boundary.stream, registry);
+  }
+
   auto log = logger("main");
   try {
     control.start();
+    if (ntp_forwarder) ntp_forwarder->start();
     admin.start();
   } catch (const std::exception& e) {
     log->critical("cannot start: {}", e.what());
@@ -69,6 +79,7 @@ int run(const porthole::sidecar::SidecarConfig& config) {
       [&] {
         admin.stop();
         control.stop();
+        if (ntp_forwarder) ntp_forwarder->stop();
       },
       [&] { return admin.open_connections() == 0; });
   log->info("porthole-sidecar stopped");

@@ -128,6 +128,8 @@ class Stack:
                       "address_file": os.path.join(self.workdir, "admin.addr"),
                       "scrape_timeout": "500ms"},
             "shutdown": {"drain_timeout": "2s"},
+            # Tests send traffic only to loopback: no NTP server listens on the discard port.
+            "ntp": {"upstreams": ["127.0.0.1:9"]},
         }, self._sidecar_extra)
 
     def agent_config(self) -> dict:
@@ -136,6 +138,7 @@ class Stack:
             "boundary": {"transport": f"uds:{self.enclave.uds_dir}"},
             "control": dict(FAST_CONTROL, reconnect={"initial": "50ms", "max": "500ms"}),
             "shutdown": {"drain_timeout": "2s"},
+            "ntp": {"measure_interval": "1s", "sync_timeout": "4s"},
         }, self._agent_extra)
 
     def _write(self, name: str, config: dict) -> str:

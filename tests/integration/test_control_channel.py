@@ -132,7 +132,7 @@ class ControlChannel(unittest.TestCase):
                     read_frames(s)
 
             text = poll(lambda: (lambda t: t if metric_value(
-                t, "porthole_frames_rejected_total", side="parent", reason="truncated") == 1 else None)(
+                t, "porthole_frames_rejected_total", side="parent", channel="control", reason="truncated") == 1 else None)(
                 stack.metrics()), 5, "the truncated frame to be counted")
             for reason in ("oversized", "unknown_type", "truncated"):
                 self.assertEqual(metric_value(text, "porthole_frames_rejected_total", side="parent",

@@ -305,7 +305,23 @@ class DashboardsPrometheusTest(unittest.TestCase):
 
         # Class cleanups run in reverse order even if setUpClass fails half-way: Prometheus is
         # stopped before the stack (and its workdir, which holds the TSDB) goes away.
-        stack_cm = harness.Stack()
+        # A healthy stack includes time: a real upstream chronyd for the sidecar's NTP relay
+        # (the default upstream, 169.254.169.123, does not answer off EC2), so the NTP alerts'
+        # conditions are false and every NTP series has a value.
+        from ntp_peers import ChronyServer  # noqa: E402  (tests/integration)
+        import tempfile
+        chrony_dir = tempfile.mkdtemp(prefix="porthole-it-chrony-")
+        cls.addClassCleanup(shutil.rmtree, chrony_dir, True)
+        cls.upstream = ChronyServer(chrony_dir).start()
+        cls.addClassCleanup(cls.upstream.stop)
+        stack_cm = harness.Stack(
+            sidecar_config={"ntp": {"upstreams": [f"127.0.0.1:{cls.upstream.port}"]}},
+            # The agent runs chronyd (-x: the namespace shares the host's clock) from the bundled
+            # template, so the porthole_chrony_* series carry real values too.
+            agent_config={"ntp": {"listen": "127.0.0.1:12300", "measure_interval": "1s",
+                                  "chronyd": {"run": True, "adjust_clock": False,
+                                              "config_template": str(SOURCE_DIR / "ntp" / "chrony.conf"),
+                                              "runtime_dir": os.path.join(chrony_dir, "enclave")}}})
         cls.stack = stack_cm.__enter__()
         cls.addClassCleanup(stack_cm.__exit__, None, None, None)
         cls.stack.wait_ready(timeout=30)

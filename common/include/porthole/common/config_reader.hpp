@@ -38,6 +38,8 @@ class ConfigNode {
   bool boolean(const std::string& key, bool fallback);
   Duration duration(const std::string& key, Duration fallback, Duration min, Duration max);
   std::uint64_t bytes(const std::string& key, std::uint64_t fallback, std::uint64_t min, std::uint64_t max);
+  // A list of strings; a missing key gives `fallback`.
+  std::vector<std::string> strings(const std::string& key, const std::vector<std::string>& fallback);
   ConfigNode map(const std::string& key);  // a missing key reads as an empty map
   // The keys of this map, marking them all as known (for free-form maps like log levels).
   std::vector<std::string> keys();

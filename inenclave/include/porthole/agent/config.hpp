@@ -5,6 +5,7 @@
 
 #include "porthole/common/config_reader.hpp"
 #include "porthole/common/logging.hpp"
+#include "porthole/ntp/config.hpp"
 #include "porthole/relay/control_config.hpp"
 
 namespace porthole::agent {
@@ -13,6 +14,7 @@ struct AgentConfig {
   std::string enclave_name = "enclave";
   relay::BoundaryConfig boundary;
   relay::ControlConfig control;
+  ntp::AgentNtpConfig ntp;
   LoggingConfig logging;
   Duration drain_timeout = std::chrono::seconds(5);
   bool operator==(const AgentConfig&) const = default;

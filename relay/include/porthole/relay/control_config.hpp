@@ -17,9 +17,11 @@ struct BoundaryConfig {
   std::uint32_t parent_cid = kParentCid;
   std::uint32_t enclave_cid = 16;
   std::uint32_t control_port = kControlPort;
+  std::uint32_t ntp_port = 7003;
   StreamOptions stream;
 
   Endpoint control_endpoint() const { return transport.endpoint(parent_cid, control_port); }
+  Endpoint ntp_endpoint() const { return transport.endpoint(parent_cid, ntp_port); }
   bool operator==(const BoundaryConfig&) const = default;
 };
 

@@ -6,6 +6,7 @@
 
 #include "porthole/common/config_reader.hpp"
 #include "porthole/common/logging.hpp"
+#include "porthole/ntp/config.hpp"
 #include "porthole/relay/control_config.hpp"
 
 namespace porthole::sidecar {
@@ -25,6 +26,7 @@ struct SidecarConfig {
   relay::BoundaryConfig boundary;
   relay::ControlConfig control;
   AdminConfig admin;
+  ntp::SidecarNtpConfig ntp;
   LoggingConfig logging;
   Duration drain_timeout = std::chrono::seconds(5);
   bool operator==(const SidecarConfig&) const = default;
