@@ -10,6 +10,7 @@
 #include <prometheus/registry.h>
 
 #include "porthole/common/manual_time.hpp"
+#include "porthole/ntp/channel.hpp"
 #include "porthole/ntp/enclave_relay.hpp"
 #include "porthole/ntp/upstream_forwarder.hpp"
 #include "raw_control_peer.hpp"
@@ -247,6 +248,107 @@ TEST_F(NtpRelayTest, RequestsBeyondTheRateLimitAreDropped) {
   settle();
   EXPECT_EQ(serve_upstream(), 4);
   EXPECT_EQ(enclave("porthole_ntp_dropped_total", {{"direction", "request"}, {"reason", "rate_limited"}}), 6);
+}
+
+}  // namespace
+}  // namespace porthole::ntp
+
+namespace porthole::ntp {
+namespace {
+
+// The parent is untrusted: a hand-driven "sidecar" sends the agent forged replies.
+class UntrustedParentTest : public NtpRelayTest {
+ protected:
+  void start_agent_only() {
+    acceptor_.emplace(relay::listen(io_.get_executor(), transport_.endpoint(3, 7003)));
+    relay::DialerOptions dialer{"ntp", transport_.endpoint(3, 7003), {}, {milliseconds(100), seconds(1), 2.0}, seconds(1)};
+    agent_config_.measure_interval = Duration::zero();
+    relay_.emplace(io_.get_executor(), time_, agent_config_, dialer, enclave_registry_, [] { return 0.0; });
+    relay_->start();
+    bool accepted = false;
+    acceptor_->async_accept(sidecar_, [&](const boost::system::error_code& ec) { accepted = !ec; });
+    settle();
+    ASSERT_TRUE(accepted);
+    porthole::testing::raw_write(sidecar_, porthole::testing::control_frame(
+                                               static_cast<relay::ControlType>(ChannelType::Hello), encode_hello()));
+    client_.open(udp::v4());
+    client_.non_blocking(true);
+    settle();
+  }
+  // Reads the requests the agent forwarded: (id, packet).
+  std::vector<std::pair<std::uint64_t, std::vector<std::uint8_t>>> forwarded() {
+    relay::FrameDecoder d(channel_frame_limits());
+    std::array<char, 8192> buf{};
+    boost::system::error_code ec;
+    sidecar_.non_blocking(true);
+    for (;;) {
+      const auto n = sidecar_.read_some(boost::asio::buffer(buf), ec);
+      if (ec) break;
+      d.feed(buf.data(), n);
+    }
+    std::vector<std::pair<std::uint64_t, std::vector<std::uint8_t>>> out;
+    while (auto f = d.next()) {
+      if (f->type != static_cast<std::uint8_t>(ChannelType::Request)) continue;
+      auto dg = decode_datagram(f->payload);
+      out.emplace_back(dg->id, std::vector<std::uint8_t>(dg->packet.begin(), dg->packet.end()));
+    }
+    return out;
+  }
+  void reply(std::uint64_t id, const std::vector<std::uint8_t>& packet) {
+    porthole::testing::raw_write(
+        sidecar_, porthole::testing::control_frame(static_cast<relay::ControlType>(ChannelType::Reply),
+                                                   encode_datagram(id, {reinterpret_cast<const char*>(packet.data()),
+                                                                        packet.size()})));
+    settle();
+  }
+
+  std::optional<relay::Acceptor> acceptor_;
+  relay::Stream sidecar_{io_};
+};
+
+TEST_F(UntrustedParentTest, ForgedRepliesNeverReachChronyd) {
+  start_agent_only();
+  client_send(make_client_request(Timestamp{5000, 1}));
+  settle();
+  auto requests = forwarded();
+  ASSERT_EQ(requests.size(), 1u);
+  const auto [id, request] = requests[0];
+  reply(id + 1000, make_reply(request, 0, 4));                             // an id never sent
+  reply(id, make_reply(make_client_request(Timestamp{9, 9}), 0, 4));        // origin of another request
+  reply(id, make_reply(request, 0, 3));                                     // a client packet, not a reply
+  reply(id, std::vector<std::uint8_t>(30, 0x24));                           // too short
+  EXPECT_EQ(client_receive(), 0);
+  EXPECT_EQ(enclave("porthole_ntp_dropped_total", {{"direction", "reply"}, {"reason", "unsolicited"}}), 2);
+  EXPECT_EQ(enclave("porthole_ntp_dropped_total", {{"direction", "reply"}, {"reason", "wrong_mode"}}), 1);
+  EXPECT_EQ(enclave("porthole_ntp_dropped_total", {{"direction", "reply"}, {"reason", "too_short"}}), 1);
+  reply(id, make_reply(request, 0, 4));  // the genuine reply still gets through, once
+  reply(id, make_reply(request, 0, 4));  // and a replay of it does not
+  EXPECT_EQ(client_receive(), 1);
+  EXPECT_EQ(enclave("porthole_ntp_dropped_total", {{"direction", "reply"}, {"reason", "unsolicited"}}), 3);
+}
+
+TEST_F(UntrustedParentTest, AFrameOfAnUnknownTypeClosesTheChannelAndItIsRedialled) {
+  start_agent_only();
+  porthole::testing::raw_write(sidecar_, std::string("\x00\x00\x00\x00\x09", 5));
+  settle();
+  EXPECT_EQ(enclave("porthole_frames_rejected_total", {{"channel", "ntp"}, {"reason", "unknown_type"}}), 1);
+  relay::Stream again(io_);
+  bool accepted = false;
+  acceptor_->async_accept(again, [&](const boost::system::error_code& ec) { accepted = !ec; });
+  time_.advance(milliseconds(100));
+  settle();
+  EXPECT_TRUE(accepted);
+}
+
+TEST_F(NtpRelayTest, AWildlyWrongUpstreamShowsInTheMetrics) {
+  start();
+  time_.advance(milliseconds(200));
+  settle();
+  serve_upstream(3600.0);  // an hour ahead
+  settle();
+  relay_->refresh_metrics();
+  EXPECT_NEAR(enclave("porthole_ntp_clock_offset_seconds"), -3600.0, 1e-3);
+  EXPECT_EQ(enclave("porthole_ntp_synchronized"), 0);
 }
 
 }  // namespace
