@@ -168,6 +168,22 @@ std::vector<std::string> ConfigNode::strings(const std::string& key, const std::
   return out;
 }
 
+std::vector<ConfigNode> ConfigNode::maps(const std::string& key) {
+  seen_.insert(key);
+  const YAML::Node& self = node_;
+  std::vector<ConfigNode> out;
+  if (!self.IsDefined() || !self.IsMap()) return out;
+  YAML::Node v = self[key];
+  if (!v.IsDefined() || v.IsNull()) return out;
+  if (!v.IsSequence()) fail(key, "expected a list of maps");
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const auto item = key + "[" + std::to_string(i) + "]";
+    if (!v[i].IsMap()) fail(item, "expected a map of settings");
+    out.push_back(ConfigNode(v[i], path_of(item), source_));
+  }
+  return out;
+}
+
 ConfigNode ConfigNode::map(const std::string& key) {
   seen_.insert(key);
   const YAML::Node& self = node_;

@@ -1,12 +1,87 @@
 #include "porthole/agent/config.hpp"
 
 #include "porthole/common/shutdown.hpp"
+#include "porthole/relay/allowlist.hpp"
 #include "porthole/relay/control_protocol.hpp"
 
 namespace porthole::agent {
 
 using std::chrono::hours;
 using std::chrono::milliseconds;
+
+namespace {
+
+void check_host_port(ConfigNode& node, const std::string& key, const std::string& text, bool allow_empty) {
+  if (allow_empty && text.empty()) return;
+  try {
+    std::string host;
+    std::uint16_t port = 0;
+    ntp::split_udp_address(text, host, port);
+    if (port == 0) throw ConfigError("'" + text + "': the port must be 1..65535");
+  } catch (const ConfigError& e) {
+    node.fail(key, e.what());
+  }
+}
+
+AgentIngressConfig read_ingress_config(ConfigNode node) {
+  AgentIngressConfig c;
+  for (auto& r : node.maps("routes")) {
+    IngressRouteConfig rc;
+    rc.listener = r.string("listener", "");
+    if (!relay::valid_peer_name(rc.listener)) {
+      r.fail("listener", "'" + rc.listener + "' must be the name of a sidecar listener (1..64 of [A-Za-z0-9._-])");
+    }
+    for (const auto& other : c.routes) {
+      if (other.listener == rc.listener) r.fail("listener", "'" + rc.listener + "' has another route already");
+    }
+    rc.target = r.string("target", "");
+    check_host_port(r, "target", rc.target, false);
+    rc.proxy_protocol = r.boolean("proxy_protocol", rc.proxy_protocol);
+    r.reject_unknown_keys();
+    c.routes.push_back(std::move(rc));
+  }
+  c.header_timeout = node.duration("header_timeout", c.header_timeout, milliseconds(10), hours(1));
+  c.connect_timeout = node.duration("connect_timeout", c.connect_timeout, milliseconds(10), hours(1));
+  c.idle_timeout = node.duration("idle_timeout", c.idle_timeout, milliseconds(100), hours(24 * 7));
+  c.max_connections = node.integer("max_connections", c.max_connections, 1, 1000000);
+  c.buffer_bytes = node.bytes("buffer_bytes", c.buffer_bytes, 4096, 16 << 20);
+  node.reject_unknown_keys();
+  return c;
+}
+
+AgentEgressConfig read_egress_config(ConfigNode node) {
+  AgentEgressConfig c;
+  c.proxy_listen = node.string("proxy_listen", c.proxy_listen);
+  check_host_port(node, "proxy_listen", c.proxy_listen, true);
+  for (auto& f : node.maps("forwards")) {
+    EgressForwardConfig fc;
+    fc.listen = f.string("listen", "");
+    check_host_port(f, "listen", fc.listen, false);
+    fc.destination = f.string("destination", "");
+    check_host_port(f, "destination", fc.destination, false);
+    f.reject_unknown_keys();
+    c.forwards.push_back(std::move(fc));
+  }
+  c.allow = node.strings("allow", c.allow);
+  c.deny = node.strings("deny", c.deny);
+  for (const auto& [key, rules] : {std::pair{"allow", &c.allow}, std::pair{"deny", &c.deny}}) {
+    for (std::size_t i = 0; i < rules->size(); ++i) {
+      try {
+        relay::parse_allow_rule((*rules)[i]);
+      } catch (const ConfigError& e) {
+        node.fail(std::string(key) + "[" + std::to_string(i) + "]", e.what());
+      }
+    }
+  }
+  c.request_timeout = node.duration("request_timeout", c.request_timeout, milliseconds(10), hours(1));
+  c.idle_timeout = node.duration("idle_timeout", c.idle_timeout, milliseconds(100), hours(24 * 7));
+  c.max_connections = node.integer("max_connections", c.max_connections, 1, 1000000);
+  c.buffer_bytes = node.bytes("buffer_bytes", c.buffer_bytes, 4096, 16 << 20);
+  node.reject_unknown_keys();
+  return c;
+}
+
+}  // namespace
 
 AgentConfig read_agent_config(const YAML::Node& yaml, const std::string& source) {
   AgentConfig c;
@@ -21,6 +96,8 @@ AgentConfig read_agent_config(const YAML::Node& yaml, const std::string& source)
   }
   c.boundary = relay::read_boundary_config(root.map("boundary"));
   c.control = relay::read_control_config(root.map("control"), true);
+  c.ingress = read_ingress_config(root.map("ingress"));
+  c.egress = read_egress_config(root.map("egress"));
   c.ntp = ntp::read_agent_ntp_config(root.map("ntp"));
   c.logging = read_logging_config(root.map("logging"));
   c.drain_timeout = read_shutdown_config(root.map("shutdown"));
@@ -46,9 +123,11 @@ boundary:
   # The parent's CID (the agent dials it) and this enclave's CID.
   parent_cid: 3
   enclave_cid: 16
-  # The control channel's and the NTP channel's vsock ports on the parent.
+  # vsock ports: control, NTP and egress on the parent; ingress on this enclave.
   control_port: 7000
   ntp_port: 7003
+  egress_port: 7002
+  ingress_port: 8000
   # SO_VM_SOCKETS_BUFFER_SIZE for vsock connections.
   vsock_buffer_bytes: 1MiB
 
@@ -65,6 +144,36 @@ control:
     initial: 100ms
     max: 30s
     multiplier: 2
+
+ingress:
+  # Where connections from each sidecar listener go inside the enclave, e.g.
+  #   routes: [{listener: web, target: "127.0.0.1:8080", proxy_protocol: false}]
+  # proxy_protocol: true passes a PROXY v2 header (the real client address) to the workload.
+  routes: []
+  # The sidecar's PROXY v2 header must arrive within this time.
+  header_timeout: 5s
+  # Connecting to the workload must take no longer than this.
+  connect_timeout: 5s
+  # A connection with no byte either way for this long is aborted.
+  idle_timeout: 5m
+  max_connections: 1024
+  buffer_bytes: 64KiB
+
+egress:
+  # The HTTP CONNECT proxy for the workload (HTTPS_PROXY=http://127.0.0.1:3128); "" = none.
+  proxy_listen: 127.0.0.1:3128
+  # Static forwards for programs that cannot use a proxy, e.g.
+  #   forwards: [{listen: "127.0.0.1:8443", destination: "api.example.com:443"}]
+  forwards: []
+  # The enclave's own egress policy, enforced here whatever the parent does (HOST:PORTS; HOST
+  # a name, *.domain, *, IP or CIDR; PORTS n, a-b or *). Deny wins; nothing is allowed by default.
+  allow: []
+  deny: []
+  # The CONNECT request, and the sidecar's answer, must arrive within this time.
+  request_timeout: 10s
+  idle_timeout: 5m
+  max_connections: 1024
+  buffer_bytes: 64KiB
 
 ntp:
   # Serve NTP to chronyd in the enclave through the sidecar (docs/ntp.md).

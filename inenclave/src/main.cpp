@@ -8,6 +8,8 @@
 
 #include "porthole/agent/config.hpp"
 #include "porthole/agent/control_client.hpp"
+#include "porthole/agent/egress_proxy.hpp"
+#include "porthole/agent/ingress_acceptor.hpp"
 #include "porthole/common/asio_time.hpp"
 #include "porthole/common/backoff.hpp"
 #include "porthole/common/build_info.hpp"
@@ -57,7 +59,11 @@ int run(const porthole::agent::AgentConfig& config) {
   log->info("porthole-agent {} started (enclave '{}', boundary {})", PORTHOLE_VERSION, config.enclave_name,
             config.boundary.transport.to_string());
   control.start();
+  agent::IngressAcceptor ingress(io.get_executor(), time, config, registry);
+  agent::EgressProxy egress(io.get_executor(), time, config, registry);
   try {
+    ingress.start();
+    egress.start();
     if (ntp_relay) {
       ntp_relay->start();
       std::string chrony_socket = config.ntp.chrony_socket;
@@ -81,6 +87,8 @@ int run(const porthole::agent::AgentConfig& config) {
   run_until_signalled(
       io, config.drain_timeout,
       [&] {
+        ingress.stop();
+        egress.stop();
         control.stop();
         if (chrony_monitor) chrony_monitor->stop();
         if (chronyd) chronyd->stop();

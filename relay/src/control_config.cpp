@@ -20,10 +20,24 @@ BoundaryConfig read_boundary_config(ConfigNode node) {
   c.enclave_cid = static_cast<std::uint32_t>(node.integer("enclave_cid", c.enclave_cid, 0, 0xFFFFFFFEll));
   c.control_port = static_cast<std::uint32_t>(node.integer("control_port", c.control_port, 1, 0xFFFFFFFEll));
   c.ntp_port = static_cast<std::uint32_t>(node.integer("ntp_port", c.ntp_port, 1, 0xFFFFFFFEll));
-  for (const auto& [key, port] : {std::pair{"control_port", c.control_port}, std::pair{"ntp_port", c.ntp_port}}) {
-    if (c.transport.kind == TransportKind::Tcp && port > 65535) node.fail(key, "must be 1..65535 with the tcp transport");
+  c.egress_port = static_cast<std::uint32_t>(node.integer("egress_port", c.egress_port, 1, 0xFFFFFFFEll));
+  c.ingress_port = static_cast<std::uint32_t>(node.integer("ingress_port", c.ingress_port, 1, 0xFFFFFFFEll));
+  const std::pair<const char*, std::uint32_t> ports[] = {{"control_port", c.control_port},
+                                                         {"ntp_port", c.ntp_port},
+                                                         {"egress_port", c.egress_port},
+                                                         {"ingress_port", c.ingress_port}};
+  for (std::size_t i = 0; i < std::size(ports); ++i) {
+    if (c.transport.kind == TransportKind::Tcp && ports[i].second > 65535) {
+      node.fail(ports[i].first, "must be 1..65535 with the tcp transport");
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      // ingress is on the enclave's CID, the rest on the parent's: only same-CID ports clash,
+      // but with tcp or uds on one host every port must differ.
+      if (ports[i].second == ports[j].second) {
+        node.fail(ports[i].first, "must differ from boundary." + std::string(ports[j].first));
+      }
+    }
   }
-  if (c.ntp_port == c.control_port) node.fail("ntp_port", "must differ from boundary.control_port");
   c.stream.vsock_buffer_bytes = node.bytes("vsock_buffer_bytes", c.stream.vsock_buffer_bytes, 4096, 64ull << 20);
   node.reject_unknown_keys();
   return c;

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "porthole/common/shutdown.hpp"
+#include "porthole/relay/allowlist.hpp"
 #include "porthole/relay/control_protocol.hpp"
 
 namespace porthole::sidecar {
@@ -25,6 +26,66 @@ void split_host_port(const std::string& text, std::string& host, std::uint16_t& 
   }
   port = static_cast<std::uint16_t>(value);
 }
+
+namespace {
+
+void check_host_port(ConfigNode& node, const std::string& key, const std::string& text) {
+  try {
+    std::string host;
+    std::uint16_t port = 0;
+    split_host_port(text, host, port);
+  } catch (const ConfigError& e) {
+    node.fail(key, e.what());
+  }
+}
+
+IngressConfig read_ingress_config(ConfigNode node) {
+  IngressConfig c;
+  auto listeners = node.maps("listeners");
+  for (auto& l : listeners) {
+    IngressListenerConfig lc;
+    lc.name = l.string("name", "");
+    if (!relay::valid_peer_name(lc.name)) l.fail("name", "'" + lc.name + "' must be 1..64 characters of [A-Za-z0-9._-]");
+    for (const auto& other : c.listeners) {
+      if (other.name == lc.name) l.fail("name", "'" + lc.name + "' is used by another listener");
+    }
+    lc.listen = l.string("listen", "");
+    check_host_port(l, "listen", lc.listen);
+    lc.max_connections = l.integer("max_connections", lc.max_connections, 1, 1000000);
+    l.reject_unknown_keys();
+    c.listeners.push_back(std::move(lc));
+  }
+  c.connect_timeout = node.duration("connect_timeout", c.connect_timeout, milliseconds(10), hours(1));
+  c.idle_timeout = node.duration("idle_timeout", c.idle_timeout, milliseconds(100), hours(24 * 7));
+  c.buffer_bytes = node.bytes("buffer_bytes", c.buffer_bytes, 4096, 16 << 20);
+  node.reject_unknown_keys();
+  return c;
+}
+
+EgressConfig read_egress_config(ConfigNode node) {
+  EgressConfig c;
+  c.enabled = node.boolean("enabled", c.enabled);
+  c.allow = node.strings("allow", c.allow);
+  c.deny = node.strings("deny", c.deny);
+  for (const auto& [key, rules] : {std::pair{"allow", &c.allow}, std::pair{"deny", &c.deny}}) {
+    for (std::size_t i = 0; i < rules->size(); ++i) {
+      try {
+        relay::parse_allow_rule((*rules)[i]);
+      } catch (const ConfigError& e) {
+        node.fail(std::string(key) + "[" + std::to_string(i) + "]", e.what());
+      }
+    }
+  }
+  c.connect_timeout = node.duration("connect_timeout", c.connect_timeout, milliseconds(10), hours(1));
+  c.request_timeout = node.duration("request_timeout", c.request_timeout, milliseconds(10), hours(1));
+  c.idle_timeout = node.duration("idle_timeout", c.idle_timeout, milliseconds(100), hours(24 * 7));
+  c.max_connections = node.integer("max_connections", c.max_connections, 1, 1000000);
+  c.buffer_bytes = node.bytes("buffer_bytes", c.buffer_bytes, 4096, 16 << 20);
+  node.reject_unknown_keys();
+  return c;
+}
+
+}  // namespace
 
 SidecarConfig read_sidecar_config(const YAML::Node& yaml, const std::string& source) {
   SidecarConfig c;
@@ -61,6 +122,8 @@ SidecarConfig read_sidecar_config(const YAML::Node& yaml, const std::string& sou
     c.admin.max_connections = admin.integer("max_connections", c.admin.max_connections, 1, 100000);
     admin.reject_unknown_keys();
   }
+  c.ingress = read_ingress_config(root.map("ingress"));
+  c.egress = read_egress_config(root.map("egress"));
   c.ntp = ntp::read_sidecar_ntp_config(root.map("ntp"));
   c.logging = read_logging_config(root.map("logging"));
   c.drain_timeout = read_shutdown_config(root.map("shutdown"));
@@ -88,9 +151,11 @@ boundary:
   # The parent's CID (the sidecar listens here) and the enclave's CID.
   parent_cid: 3
   enclave_cid: 16
-  # The control channel's vsock port, and the NTP channel's.
+  # vsock ports: control, NTP and egress on the parent; ingress on the enclave.
   control_port: 7000
   ntp_port: 7003
+  egress_port: 7002
+  ingress_port: 8000
   # SO_VM_SOCKETS_BUFFER_SIZE for vsock connections.
   vsock_buffer_bytes: 1MiB
 
@@ -114,6 +179,36 @@ admin:
   request_timeout: 10s
   # Connections beyond this are closed at once.
   max_connections: 64
+
+ingress:
+  # TCP listeners whose connections are relayed into the enclave, each one vsock stream to
+  # the agent starting with a PROXY v2 header naming the listener, e.g.
+  #   listeners: [{name: web, listen: "0.0.0.0:443", max_connections: 1024}]
+  # (the agent maps the name to the workload's address; port 0 picks a free port).
+  listeners: []
+  # Connecting to the agent must take no longer than this.
+  connect_timeout: 5s
+  # A connection with no byte either way for this long is aborted.
+  idle_timeout: 5m
+  # Per direction of a connection, held only while bytes are in flight.
+  buffer_bytes: 64KiB
+
+egress:
+  # Connect to destinations the agent asks for (its HTTP CONNECT proxy and forwards).
+  enabled: true
+  # Destinations allowed (HOST:PORTS; HOST a name, *.domain, *, IP or CIDR; PORTS n, a-b or *).
+  # Nothing is allowed by default.
+  allow: []
+  # Destinations denied even if allowed (checked against the name and every resolved
+  # address): by default the host's own loopback and link-local, metadata service included.
+  deny: ["127.0.0.0/8:*", "169.254.0.0/16:*", "[::1]:*", "[fe80::/10]:*"]
+  connect_timeout: 5s
+  # The agent must send its destination request within this time.
+  request_timeout: 5s
+  idle_timeout: 5m
+  # Egress connections open at once, at most.
+  max_connections: 1024
+  buffer_bytes: 64KiB
 
 ntp:
   # Relay NTP between chronyd in the enclave and the upstream servers (docs/ntp.md).

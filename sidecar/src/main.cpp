@@ -18,6 +18,8 @@
 #include "porthole/sidecar/admin_server.hpp"
 #include "porthole/sidecar/config.hpp"
 #include "porthole/sidecar/control_server.hpp"
+#include "porthole/sidecar/egress_dialer.hpp"
+#include "porthole/sidecar/ingress_server.hpp"
 #include "porthole/sidecar/metrics_endpoint.hpp"
 
 namespace {
@@ -51,6 +53,17 @@ int run(const porthole::sidecar::SidecarConfig& config) {
     });
   });
 
+  sidecar::IngressServer ingress(io.get_executor(), time, config, registry);
+  sidecar::EgressDialer egress(io.get_executor(), time, config, registry);
+  admin.add_route("/listeners", [&ingress](auto respond) {
+    std::string body = "{\"ingress\": {";
+    bool first = true;
+    for (const auto& [name, address] : ingress.bound()) {
+      body += (first ? "\"" : ", \"") + name + "\": \"" + address + "\"";
+      first = false;
+    }
+    respond({200, "application/json", body + "}}\n"});
+  });
   std::optional<ntp::UpstreamForwarder> ntp_forwarder;
   if (config.ntp.enabled) {
     auto listen_on = config.boundary.ntp_endpoint();
@@ -61,6 +74,8 @@ int run(const porthole::sidecar::SidecarConfig& config) {
   auto log = logger("main");
   try {
     control.start();
+    ingress.start();
+    if (config.egress.enabled) egress.start();
     if (ntp_forwarder) ntp_forwarder->start();
     admin.start();
   } catch (const std::exception& e) {
@@ -78,10 +93,12 @@ int run(const porthole::sidecar::SidecarConfig& config) {
       io, config.drain_timeout,
       [&] {
         admin.stop();
+        ingress.stop();
+        egress.stop();
         control.stop();
         if (ntp_forwarder) ntp_forwarder->stop();
       },
-      [&] { return admin.open_connections() == 0; });
+      [&] { return admin.open_connections() == 0 && ingress.active() == 0 && egress.active() == 0; });
   log->info("porthole-sidecar stopped");
   return 0;
 }

@@ -41,6 +41,8 @@ class ConfigNode {
   // A list of strings; a missing key gives `fallback`.
   std::vector<std::string> strings(const std::string& key, const std::vector<std::string>& fallback);
   ConfigNode map(const std::string& key);  // a missing key reads as an empty map
+  // A list of maps (e.g. listeners), each readable as a ConfigNode at "key[i]".
+  std::vector<ConfigNode> maps(const std::string& key);
   // The keys of this map, marking them all as known (for free-form maps like log levels).
   std::vector<std::string> keys();
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "porthole/common/config_reader.hpp"
 #include "porthole/common/logging.hpp"
@@ -10,10 +11,47 @@
 
 namespace porthole::agent {
 
+struct IngressRouteConfig {
+  std::string listener;       // the sidecar listener's name
+  std::string target;         // the workload's host:port inside the enclave
+  bool proxy_protocol = false;  // pass a PROXY v2 header on to the workload
+  bool operator==(const IngressRouteConfig&) const = default;
+};
+
+struct AgentIngressConfig {
+  std::vector<IngressRouteConfig> routes;
+  Duration header_timeout = std::chrono::seconds(5);
+  Duration connect_timeout = std::chrono::seconds(5);
+  Duration idle_timeout = std::chrono::minutes(5);
+  std::int64_t max_connections = 1024;
+  std::uint64_t buffer_bytes = 64 * 1024;
+  bool operator==(const AgentIngressConfig&) const = default;
+};
+
+struct EgressForwardConfig {
+  std::string listen;       // host:port inside the enclave
+  std::string destination;  // host:port resolved and reached by the parent
+  bool operator==(const EgressForwardConfig&) const = default;
+};
+
+struct AgentEgressConfig {
+  std::string proxy_listen = "127.0.0.1:3128";  // HTTP CONNECT proxy; "" = none
+  std::vector<EgressForwardConfig> forwards;
+  std::vector<std::string> allow;
+  std::vector<std::string> deny;
+  Duration request_timeout = std::chrono::seconds(10);
+  Duration idle_timeout = std::chrono::minutes(5);
+  std::int64_t max_connections = 1024;
+  std::uint64_t buffer_bytes = 64 * 1024;
+  bool operator==(const AgentEgressConfig&) const = default;
+};
+
 struct AgentConfig {
   std::string enclave_name = "enclave";
   relay::BoundaryConfig boundary;
   relay::ControlConfig control;
+  AgentIngressConfig ingress;
+  AgentEgressConfig egress;
   ntp::AgentNtpConfig ntp;
   LoggingConfig logging;
   Duration drain_timeout = std::chrono::seconds(5);

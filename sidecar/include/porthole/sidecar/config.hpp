@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "porthole/common/config_reader.hpp"
 #include "porthole/common/logging.hpp"
@@ -20,12 +21,43 @@ struct AdminConfig {
   bool operator==(const AdminConfig&) const = default;
 };
 
+struct IngressListenerConfig {
+  std::string name;
+  std::string listen;  // host:port
+  std::int64_t max_connections = 1024;
+  bool operator==(const IngressListenerConfig&) const = default;
+};
+
+struct IngressConfig {
+  std::vector<IngressListenerConfig> listeners;
+  Duration connect_timeout = std::chrono::seconds(5);
+  Duration idle_timeout = std::chrono::minutes(5);
+  std::uint64_t buffer_bytes = 64 * 1024;
+  bool operator==(const IngressConfig&) const = default;
+};
+
+struct EgressConfig {
+  bool enabled = true;
+  std::vector<std::string> allow;
+  // The host's own loopback and link-local addresses (the instance metadata service among
+  // them) are never reachable from the enclave unless an operator says so.
+  std::vector<std::string> deny{"127.0.0.0/8:*", "169.254.0.0/16:*", "[::1]:*", "[fe80::/10]:*"};
+  Duration connect_timeout = std::chrono::seconds(5);
+  Duration request_timeout = std::chrono::seconds(5);
+  Duration idle_timeout = std::chrono::minutes(5);
+  std::int64_t max_connections = 1024;
+  std::uint64_t buffer_bytes = 64 * 1024;
+  bool operator==(const EgressConfig&) const = default;
+};
+
 struct SidecarConfig {
   std::string name = "sidecar";
   std::string enclave_name;  // expected enclave name; empty accepts any
   relay::BoundaryConfig boundary;
   relay::ControlConfig control;
   AdminConfig admin;
+  IngressConfig ingress;
+  EgressConfig egress;
   ntp::SidecarNtpConfig ntp;
   LoggingConfig logging;
   Duration drain_timeout = std::chrono::seconds(5);

@@ -1,0 +1,72 @@
+// The relay every byte stream goes through (ingress, egress): copies both ways between two
+// sockets with the semantics of a TCP proxy —
+//   - half-close: EOF one way becomes shutdown(SHUT_WR) on the other; the other way keeps flowing;
+//   - abort: a reset (or a write that fails) one way resets the other (SO_LINGER 0 + close);
+//   - idle timeout: no byte either way for `idle_timeout` aborts both;
+//   - bounded memory: a direction holds a buffer only while bytes are in flight (it waits for
+//     readability with no buffer), and reads no more until its write completed, so a slow
+//     reader stalls its writer through TCP/vsock flow control instead of growing memory.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "porthole/common/time.hpp"
+#include "porthole/relay/stream.hpp"
+
+namespace porthole::relay {
+
+struct RelayOptions {
+  std::size_t buffer_bytes = 64 * 1024;
+  Duration idle_timeout = std::chrono::minutes(5);
+};
+
+enum class RelayEnd { Closed, Reset, IdleTimeout, Aborted };
+std::string_view to_string(RelayEnd e);
+
+struct RelayResult {
+  RelayEnd end = RelayEnd::Closed;
+  std::uint64_t bytes_upstream = 0;    // from the originator (a) to the destination (b)
+  std::uint64_t bytes_downstream = 0;  // from b back to a
+};
+
+class StreamRelay : public std::enable_shared_from_this<StreamRelay> {
+ public:
+  using Done = std::function<void(const RelayResult&)>;
+  // Counts bytes as they move (for live byte counters): (upstream?, bytes).
+  using Progress = std::function<void(bool upstream, std::size_t bytes)>;
+
+  static std::shared_ptr<StreamRelay> create(Stream a, Stream b, TimeSource& time, RelayOptions options,
+                                             Progress progress, Done done);
+  // `to_b` / `to_a`: bytes already read from a / b (behind a header) to deliver first.
+  void start(std::string to_b = {}, std::string to_a = {});
+  void abort();  // resets both ends now
+  ~StreamRelay();
+
+ private:
+  struct Direction;
+  StreamRelay(Stream a, Stream b, TimeSource& time, RelayOptions options, Progress progress, Done done);
+  void pump(Direction& d);
+  void write(Direction& d, std::size_t n);
+  void half_close(Direction& d);
+  void finish(RelayEnd end);
+  void arm_idle();
+  Direction& other(Direction& d);
+
+  Stream a_;
+  Stream b_;
+  TimeSource& time_;
+  RelayOptions options_;
+  Progress progress_;
+  Done done_;
+  std::unique_ptr<Direction> up_;    // a -> b
+  std::unique_ptr<Direction> down_;  // b -> a
+  std::unique_ptr<Timer> idle_timer_;
+  MonoTime last_activity_;
+  RelayResult result_;
+  bool finished_ = false;
+};
+
+}  // namespace porthole::relay
