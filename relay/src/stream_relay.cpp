@@ -73,23 +73,29 @@ void StreamRelay::pump(Direction& d) {
   d.from.async_wait(Stream::wait_read, [self = shared_from_this(), &d](const boost::system::error_code& ec) {
     if (self->finished_) return;
     if (ec) return self->finish(RelayEnd::Aborted);
-    if (!d.buffer) d.buffer = std::make_unique<char[]>(self->options_.buffer_bytes);
-    boost::system::error_code rec;
-    const auto n = d.from.read_some(boost::asio::buffer(d.buffer.get(), self->options_.buffer_bytes), rec);
-    if (rec == boost::asio::error::would_block || rec == boost::asio::error::try_again) {
-      d.buffer.reset();
-      return self->pump(d);
-    }
-    if (rec == boost::asio::error::eof) {
-      d.buffer.reset();
-      return self->half_close(d);
-    }
-    if (rec) return self->finish(RelayEnd::Reset);
-    self->last_activity_ = self->time_.now();
-    if (self->progress_) self->progress_(d.upstream, n);
-    (d.upstream ? self->result_.bytes_upstream : self->result_.bytes_downstream) += n;
-    self->write(d, n);
+    self->read_now(d);
   });
+}
+
+void StreamRelay::read_now(Direction& d) {
+  if (finished_) return;
+  // Not value-initialised: zeroing a buffer per read would cost as much as the copy.
+  if (!d.buffer) d.buffer.reset(new char[options_.buffer_bytes]);
+  boost::system::error_code ec;
+  const auto n = d.from.read_some(boost::asio::buffer(d.buffer.get(), options_.buffer_bytes), ec);
+  if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
+    d.buffer.reset();
+    return pump(d);
+  }
+  if (ec == boost::asio::error::eof) {
+    d.buffer.reset();
+    return half_close(d);
+  }
+  if (ec) return finish(RelayEnd::Reset);
+  last_activity_ = time_.now();
+  if (progress_) progress_(d.upstream, n);
+  (d.upstream ? result_.bytes_upstream : result_.bytes_downstream) += n;
+  write(d, n);
 }
 
 void StreamRelay::write(Direction& d, std::size_t n) {
@@ -104,10 +110,11 @@ void StreamRelay::write(Direction& d, std::size_t n) {
     if (initial) {
       d.pending.clear();
       d.pending.shrink_to_fit();
-    } else {
-      d.buffer.reset();
     }
-    self->pump(d);
+    // While bytes flow, read again at once with the same buffer; it is released only when the
+    // source has nothing more (read_now gets would_block), so a busy stream costs one read and
+    // one write per chunk, an idle one no buffer.
+    self->read_now(d);
   });
 }
 

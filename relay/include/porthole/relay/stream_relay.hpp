@@ -49,6 +49,7 @@ class StreamRelay : public std::enable_shared_from_this<StreamRelay> {
   struct Direction;
   StreamRelay(Stream a, Stream b, TimeSource& time, RelayOptions options, Progress progress, Done done);
   void pump(Direction& d);
+  void read_now(Direction& d);
   void write(Direction& d, std::size_t n);
   void half_close(Direction& d);
   void finish(RelayEnd end);
