@@ -3,6 +3,7 @@
 the host, and a tour of what to look at. Run scripts/demo, not this file (it builds first)."""
 
 import argparse
+import json
 import os
 import signal
 import socket
@@ -89,16 +90,36 @@ def main():
     listen = "127.0.0.1:9901" if port_free(9901) else "127.0.0.1:0"
     addr_file = os.path.join(workdir, "admin.addr")
     upstream, ntp_port = start_upstream_chronyd(workdir)
+    # An "internet" service on the host for the enclave's egress: a plain HTTP server.
+    site = os.path.join(workdir, "site")
+    os.makedirs(site)
+    with open(os.path.join(site, "index.html"), "w") as f:
+        f.write("hello from outside the enclave\n")
+    web = subprocess.Popen([sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", site],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    web_port = int(web.stdout.readline().split("port ")[1].split()[0])
+    ingress_listen = "127.0.0.1:8080" if port_free(8080) else "127.0.0.1:0"
     with open(os.path.join(workdir, "sidecar.yaml"), "w") as f:
         f.write(f"""# porthole-sidecar, on the "parent" (this host)
 boundary: {{transport: "uds:{uds}"}}
 admin: {{listen: "{listen}", address_file: "{addr_file}"}}
 ntp: {{upstreams: ["127.0.0.1:{ntp_port}"]}}   # a chronyd on this host stands in for AWS Time Sync
+ingress:
+  listeners: [{{name: web, listen: "{ingress_listen}"}}]
+egress:
+  # The demo's "internet" is this host's loopback, which the sidecar denies by default.
+  allow: ["localhost:{web_port}", "127.0.0.1:{web_port}"]
+  deny: []
 """)
     with open(os.path.join(workdir, "agent.yaml"), "w") as f:
         f.write(f"""# porthole-agent, inside the enclave (a network namespace with only lo)
 enclave: {{name: demo}}
 boundary: {{transport: "uds:{uds}"}}
+ingress:
+  routes: [{{listener: web, target: "127.0.0.1:8080"}}]   # the demo workload
+egress:
+  proxy_listen: 127.0.0.1:3128          # HTTPS_PROXY for the workload
+  allow: ["localhost:{web_port}"]       # the enclave's own policy
 ntp:
   measure_interval: 2s
   chronyd:    # the agent runs chronyd in the enclave, pointed at its own NTP relay
@@ -127,6 +148,8 @@ ntp:
         admin = "http://" + wait_for(lambda: open(addr_file).read().strip(), 15, "the sidecar's admin port")
         enclave.spawn([os.path.join(BIN, "porthole-agent"), "--config", os.path.join(workdir, "agent.yaml")],
                       log_path=agent_log)
+        enclave.spawn([os.path.join(BIN, "porthole-demo-workload"), "--listen", "127.0.0.1:8080",
+                       "--proxy", "127.0.0.1:3128"], log_path=os.path.join(workdir, "workload.log"))
         say(f"\n{BOLD}2. Started{RESET} porthole-sidecar on the host (admin {admin}) and porthole-agent in the "
             f"enclave;\n   their only link is the emulated vsock directory {uds}")
 
@@ -143,6 +166,20 @@ ntp:
                  30, "the enclave's clock to be synchronised")
         say(f"\n{BOLD}4. GET {admin}/readyz{RESET}\n   {get(admin + '/readyz')[1].strip()}")
 
+        ingress = "http://" + json.loads(get(admin + "/listeners")[1])["ingress"]["web"]
+        wait_for(lambda: get(ingress + "/health")[0] == 200, 20, "the workload through ingress")
+        say(f"\n{BOLD}6. Real traffic{RESET}: the demo workload runs in the enclave; clients reach it through the")
+        say(f"   sidecar's ingress listener {ingress} (one vsock stream per connection, PROXY v2 header first)")
+        for path in ("/health", "/payload?size=100000", "/egress?target=localhost:%d&path=/" % web_port,
+                     "/egress?target=example.com:443&path=/"):
+            status, body = get(ingress + path, timeout=15)
+            shown = body.strip() if len(body) < 200 else f"{len(body)} bytes"
+            say(f"   GET {path:<42} -> {status} {shown}")
+        say("   (/egress goes out through the enclave's CONNECT proxy, the agent's and the sidecar's allowlists,")
+        say("    and DNS on the parent; example.com is not allowed, so it is refused with the reason)")
+        for _ in range(200):
+            get(ingress + "/echo")
+
         _, text = get(admin + "/metrics")
         interesting = ("porthole_enclave_up", "porthole_enclave_metrics_age_seconds", "porthole_build_info",
                        "porthole_control_connected", "porthole_control_connects_total",
@@ -150,19 +187,22 @@ ntp:
                        "porthole_ntp_synchronized", "porthole_ntp_clock_offset_seconds",
                        "porthole_ntp_round_trip_seconds", "porthole_chrony_up",
                        "porthole_chrony_system_time_offset_seconds", "porthole_ntp_upstream_up",
-                       "porthole_ntp_upstream_rtt_seconds")
+                       "porthole_ntp_upstream_rtt_seconds", "porthole_relay_connections_opened_total",
+                       "porthole_relay_errors_total")
         enclave_series = [line for line in text.splitlines() if 'side="enclave"' in line and not line.startswith("#")]
         shown = [line for line in text.splitlines()
                  if line.split("{")[0] in interesting
                  and ('side="enclave"' in line or "porthole_enclave_" in line or "porthole_ntp_upstream" in line)
-                 and not line.endswith(" 0")]
+                 and not line.endswith(" 0")
+                 and ("porthole_relay_" not in line or 'side="enclave"' in line)]
         say(f"\n{BOLD}5. The enclave's metrics, relayed through the control channel, on {admin}/metrics{RESET}")
-        for line in shown[:18]:
+        for line in shown[:24]:
             say("   " + line)
         say(f"   {DIM}... {len(enclave_series)} series from inside the enclave in all{RESET}")
 
         say(f"""
 {BOLD}Where to look{RESET}
+   the workload  curl {ingress}/echo -d hi      (through the sidecar into the enclave)
    readiness     curl {admin}/readyz
    metrics       curl {admin}/metrics      (side="enclave" = relayed from inside the enclave)
    logs          {sidecar_log}
@@ -194,6 +234,7 @@ ntp:
             except subprocess.TimeoutExpired:
                 sidecar.kill()
         enclave.down()
+        web.terminate()
         upstream.terminate()
         try:
             upstream.wait(timeout=10)
