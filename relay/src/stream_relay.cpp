@@ -1,10 +1,19 @@
 #include "porthole/relay/stream_relay.hpp"
 
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <boost/asio/write.hpp>
 
 namespace porthole::relay {
+namespace {
+
+bool peer_hung_up(Stream& s) {
+  ::pollfd p{s.native_handle(), POLLIN, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & POLLHUP);
+}
+
+}  // namespace
 
 std::string_view to_string(RelayEnd e) {
   switch (e) {
@@ -89,6 +98,11 @@ void StreamRelay::read_now(Direction& d) {
   }
   if (ec == boost::asio::error::eof) {
     d.buffer.reset();
+    // A vsock (or its Unix-socket emulation) carries no RST: a peer that aborts just closes.
+    // A peer that closed both ways while we could still write to it has aborted; a peer that
+    // half-closed (shutdown SHUT_WR) keeps its socket open. poll() tells them apart (POLLHUP).
+    // On TCP a FIN never sets POLLHUP while our side is open, and a RST arrives as an error.
+    if (!other(d).eof && peer_hung_up(d.from)) return finish(RelayEnd::Reset);
     return half_close(d);
   }
   if (ec) return finish(RelayEnd::Reset);
