@@ -87,7 +87,8 @@ void EgressDialer::accept_next() {
 void EgressDialer::refuse(const std::shared_ptr<Conn>& c, relay::EgressStatus status, const std::string& reason,
                           relay::RelayError error) {
   metrics_.route(c->route).error(error);
-  log_->warn("egress: {}:{} refused ({}): {}", c->request.host, c->request.port, relay::to_string(status), reason);
+  log_->warn("egress: {}:{} (connection {}) refused ({}): {}", c->request.host, c->request.port,
+             c->request.connection_id.empty() ? "-" : c->request.connection_id, relay::to_string(status), reason);
   const auto reply = std::make_shared<std::string>(relay::encode_egress_reply({status, clip(reason)}));
   boost::asio::async_write(c->agent, boost::asio::buffer(*reply), [c, reply](const boost::system::error_code&, std::size_t) {
     boost::system::error_code ignored;

@@ -8,6 +8,10 @@ admin /metrics every second (job "porthole-sidecar") and loads dashboards/rules/
 
 Checks:
   * the scrape target is up and carries both side="parent" and relayed side="enclave" series;
+  * the data path carries a little traffic first (a few HTTP requests through an ingress listener
+    to a workload in the enclave, one CONNECT through the agent's egress proxy to an HTTP server
+    on the host), all of it clean, so the porthole_relay_* series exist on both sides and no
+    data-path alert condition holds;
   * EVERY query printed by `dashboards/lint_dashboards.py --list-queries` (panels, template
     variables, recording and alerting rules), with Grafana's variables substituted, evaluates
     without error and returns at least one series (a panel that is empty on a healthy stack is
@@ -20,12 +24,15 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import unittest
 import urllib.error
 import urllib.parse
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -290,6 +297,130 @@ class Prometheus:
 
 
 # --------------------------------------------------------------------------------------------
+# Data-path traffic: an ingress route to a workload inside the enclave and an egress destination
+# on the host, so that every porthole_relay_* panel and rule has series on both sides.
+
+INGRESS_LISTENER = "web"
+WORKLOAD_PORT = 8080                # inside the enclave
+EGRESS_PROXY = "127.0.0.1:3128"     # the agent's CONNECT proxy, inside the enclave
+INGRESS_REQUESTS = 5
+
+# The workload: an HTTP/1.0 server (one request per connection) that writes a ready file once it
+# listens, so no request is sent before it can be served (a refused connection would count as a
+# relay error and trip PortholeRelayErrorsHigh on this "healthy" stack).
+WORKLOAD = r"""
+import os, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+    def do_GET(self):
+        body = b"hello from the enclave"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+srv = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H)
+open(sys.argv[2] + ".tmp", "w").close()
+os.rename(sys.argv[2] + ".tmp", sys.argv[2])
+srv.serve_forever()
+"""
+
+# Inside the enclave: CONNECT through the agent's proxy to argv[2], GET / through the tunnel,
+# print the CONNECT status line and the response. A refused connect to the proxy itself (the
+# agent still starting) is retried locally; it never reaches the relay.
+EGRESS_CLIENT = r"""
+import socket, sys, time
+h, _, p = sys.argv[1].rpartition(":")
+deadline = time.monotonic() + 15
+while True:
+    try:
+        s = socket.create_connection((h, int(p)), timeout=10)
+        break
+    except ConnectionRefusedError:
+        if time.monotonic() > deadline:
+            raise
+        time.sleep(0.05)
+s.sendall(("CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (sys.argv[2], sys.argv[2])).encode())
+data = b""
+while b"\r\n\r\n" not in data:
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    data += chunk
+head, _, rest = data.partition(b"\r\n\r\n")
+print(head.split(b"\r\n")[0].decode())
+if head.split()[1:2] == [b"200"]:
+    s.sendall(b"GET / HTTP/1.1\r\nHost: destination\r\nConnection: close\r\n\r\n")
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        rest += chunk
+print(rest.decode("latin-1"))
+"""
+
+
+class EgressDestination:
+    """An HTTP server on the host's loopback for the enclave's egress traffic."""
+
+    def __init__(self):
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                body = b"hello from the host"
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def send_data_path_traffic(stack, egress_target):
+    """A few clean ingress requests and one clean egress connection."""
+    ready = os.path.join(stack.workdir, "workload.ready")
+    workload = stack.enclave.spawn([sys.executable, "-c", WORKLOAD, str(WORKLOAD_PORT), ready],
+                                   log_path=os.path.join(stack.workdir, "workload.log"))
+
+    def workload_up():
+        if workload.poll() is not None:
+            raise AssertionError(f"the workload exited with {workload.returncode}: {stack.log('workload')}")
+        return os.path.exists(ready)
+    harness.poll(workload_up, 15, "the workload in the enclave to listen")
+
+    def listener():
+        status, body = harness.http_get(stack.admin_url + "/listeners")
+        return json.loads(body).get("ingress", {}).get(INGRESS_LISTENER) if status == 200 else None
+    host, _, port = harness.poll(listener, 10, f"ingress listener {INGRESS_LISTENER!r} in /listeners").rpartition(":")
+    for i in range(INGRESS_REQUESTS):
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=10) as s:
+            s.sendall(b"GET / HTTP/1.0\r\nHost: enclave\r\n\r\n")
+            reply = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                reply += chunk
+        if not (reply.startswith(b"HTTP/1.0 200") and reply.endswith(b"hello from the enclave")):
+            raise AssertionError(f"ingress request {i} through {host}:{port} got {reply[:300]!r}")
+
+    cp = stack.enclave.run([sys.executable, "-c", EGRESS_CLIENT, EGRESS_PROXY, egress_target], timeout=30)
+    if cp.returncode != 0 or not cp.stdout.startswith("HTTP/1.1 200") or "hello from the host" not in cp.stdout:
+        raise AssertionError(f"egress through {EGRESS_PROXY} to {egress_target} failed ({cp.returncode}):\n"
+                             f"{cp.stdout}{cp.stderr}")
+
+
+# --------------------------------------------------------------------------------------------
 
 
 class DashboardsPrometheusTest(unittest.TestCase):
@@ -314,17 +445,30 @@ class DashboardsPrometheusTest(unittest.TestCase):
         cls.addClassCleanup(shutil.rmtree, chrony_dir, True)
         cls.upstream = ChronyServer(chrony_dir).start()
         cls.addClassCleanup(cls.upstream.stop)
+        # A healthy stack also relays TCP: one ingress listener routed to a workload in the
+        # enclave, and egress from the enclave to an HTTP server on the host's loopback (allowed
+        # by both policies; the sidecar's default deny of loopback is lifted for it).
+        cls.destination = EgressDestination()
+        cls.addClassCleanup(cls.destination.close)
+        egress_target = f"127.0.0.1:{cls.destination.port}"
         stack_cm = harness.Stack(
-            sidecar_config={"ntp": {"upstreams": [f"127.0.0.1:{cls.upstream.port}"]}},
+            sidecar_config={"ntp": {"upstreams": [f"127.0.0.1:{cls.upstream.port}"]},
+                            "ingress": {"listeners": [{"name": INGRESS_LISTENER, "listen": "127.0.0.1:0",
+                                                       "max_connections": 1024}]},
+                            "egress": {"enabled": True, "deny": [], "allow": [egress_target]}},
             # The agent runs chronyd (-x: the namespace shares the host's clock) from the bundled
             # template, so the porthole_chrony_* series carry real values too.
             agent_config={"ntp": {"listen": "127.0.0.1:12300", "measure_interval": "1s",
                                   "chronyd": {"run": True, "adjust_clock": False,
                                               "config_template": str(SOURCE_DIR / "ntp" / "chrony.conf"),
-                                              "runtime_dir": os.path.join(chrony_dir, "enclave")}}})
+                                              "runtime_dir": os.path.join(chrony_dir, "enclave")}},
+                          "ingress": {"routes": [{"listener": INGRESS_LISTENER,
+                                                  "target": f"127.0.0.1:{WORKLOAD_PORT}"}]},
+                          "egress": {"proxy_listen": EGRESS_PROXY, "allow": [egress_target]}})
         cls.stack = stack_cm.__enter__()
         cls.addClassCleanup(stack_cm.__exit__, None, None, None)
         cls.stack.wait_ready(timeout=30)
+        send_data_path_traffic(cls.stack, egress_target)
 
         target = urllib.parse.urlsplit(cls.stack.admin_url).netloc
         cls.prom = Prometheus(prometheus, cls.stack.workdir, target, cls.rule_files)
