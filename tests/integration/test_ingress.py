@@ -326,6 +326,53 @@ def web(**labels):
     return dict(dict(path="ingress", route="web"), **labels)
 
 
+class UntrustedParent(unittest.TestCase):
+    """Streams the parent opens into the enclave are validated: a malformed PROXY v2 header, an
+    unknown listener or no header in time closes that stream and is counted; the agent keeps
+    serving the real ones."""
+
+    def test_bad_headers_and_slowloris_are_cut_off(self):
+        sc, ag = relay_config(agent_ingress={"header_timeout": "1s"})
+        with harness.Stack(sidecar_config=sc, agent_config=ag) as stack:
+            stack.wait_ready()
+            start_server(stack, "echo")
+            addr = listener_address(stack)
+            path = os.path.join(stack.enclave.uds_dir, "16_8000.sock")  # the agent's ingress port
+
+            def stream(data: bytes, shut: bool = True) -> float:
+                """Sends data as the parent would and returns how long until the agent closed."""
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                    s.connect(path)
+                    if data:
+                        s.sendall(data)
+                    t0 = time.monotonic()
+                    s.settimeout(5)
+                    try:
+                        while s.recv(4096):
+                            pass
+                    except (ConnectionResetError, socket.timeout):
+                        pass
+                    return time.monotonic() - t0
+
+            signature = b"\r\n\r\n\x00\r\nQUIT\n"
+            stream(b"GET / HTTP/1.1\r\n\r\n")                        # not PROXY v2 at all
+            stream(signature + b"\x21\x11\xff\xff")                   # absurd length
+            unknown = signature + b"\x21\x11\x00\x10" + bytes(12) + b"\xe0\x00\x01x"
+            unknown = unknown[:14] + struct.pack(">H", 12 + 4) + unknown[16:]
+            stream(unknown)                                              # listener "x" has no route
+            waited = stream(b"")                                         # slowloris: nothing at all
+            self.assertGreaterEqual(waited, 0.8)
+            self.assertLess(waited, 3.0)
+
+            text = wait_metric(stack, lambda t: (metric_value(t, "porthole_relay_errors_total", side="enclave",
+                                                              path="ingress", route="unrouted", reason="timeout") or 0)
+                               >= 1, "the slowloris stream to be counted")
+            self.assertGreaterEqual(metric_value(text, "porthole_relay_errors_total", side="enclave", path="ingress",
+                                                 route="unrouted", reason="protocol"), 3)
+            # The real path still works.
+            echo_roundtrip(addr)
+
+
 class Ingress(unittest.TestCase):
     def test_http_with_and_without_keep_alive(self):
         sc, ag = relay_config()
