@@ -16,7 +16,7 @@ void check_host_port(ConfigNode& node, const std::string& key, const std::string
   try {
     std::string host;
     std::uint16_t port = 0;
-    ntp::split_udp_address(text, host, port);
+    relay::split_host_port(text, host, port);
     if (port == 0) throw ConfigError("'" + text + "': the port must be 1..65535");
   } catch (const ConfigError& e) {
     node.fail(key, e.what());
@@ -62,17 +62,8 @@ AgentEgressConfig read_egress_config(ConfigNode node) {
     f.reject_unknown_keys();
     c.forwards.push_back(std::move(fc));
   }
-  c.allow = node.strings("allow", c.allow);
-  c.deny = node.strings("deny", c.deny);
-  for (const auto& [key, rules] : {std::pair{"allow", &c.allow}, std::pair{"deny", &c.deny}}) {
-    for (std::size_t i = 0; i < rules->size(); ++i) {
-      try {
-        relay::parse_allow_rule((*rules)[i]);
-      } catch (const ConfigError& e) {
-        node.fail(std::string(key) + "[" + std::to_string(i) + "]", e.what());
-      }
-    }
-  }
+  c.allow = relay::read_allow_rules(node, "allow", c.allow);
+  c.deny = relay::read_allow_rules(node, "deny", c.deny);
   c.request_timeout = node.duration("request_timeout", c.request_timeout, milliseconds(10), hours(1));
   c.idle_timeout = node.duration("idle_timeout", c.idle_timeout, milliseconds(100), hours(24 * 7));
   c.max_connections = node.integer("max_connections", c.max_connections, 1, 1000000);

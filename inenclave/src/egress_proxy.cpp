@@ -15,27 +15,8 @@ namespace {
 
 constexpr std::size_t kMaxConnectHead = 8 * 1024;
 
-std::vector<relay::AllowRule> parse_rules(const std::vector<std::string>& texts) {
-  std::vector<relay::AllowRule> out;
-  for (const auto& t : texts) out.push_back(relay::parse_allow_rule(t));
-  return out;
-}
 
-relay::Endpoint tcp_endpoint(const std::string& host_port) {
-  std::string host;
-  std::uint16_t port = 0;
-  ntp::split_udp_address(host_port, host, port);
-  relay::Endpoint ep;
-  ep.kind = relay::TransportKind::Tcp;
-  ep.host = host;
-  ep.port = port;
-  return ep;
-}
 
-void reset_on_close(relay::Stream& s) {
-  const ::linger hard{1, 0};
-  if (s.is_open()) ::setsockopt(s.native_handle(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
-}
 
 std::string http_status(relay::EgressStatus s) {
   switch (s) {
@@ -84,7 +65,7 @@ long parse_connect_head(std::string_view bytes, std::string& host, std::uint16_t
   }
   const std::string authority(line.substr(sp1 + 1, sp2 - sp1 - 1));
   try {
-    ntp::split_udp_address(authority, host, port);
+    relay::split_host_port(authority, host, port);
   } catch (const ConfigError&) {
     error = "the CONNECT target must be host:port";
     return -1;
@@ -121,7 +102,7 @@ EgressProxy::EgressProxy(boost::asio::any_io_executor executor, TimeSource& time
       time_(time),
       config_(config),
       log_(logger("egress")),
-      allowlist_(parse_rules(config.egress.allow), parse_rules(config.egress.deny)),
+      allowlist_(relay::parse_allow_rules(config.egress.allow), relay::parse_allow_rules(config.egress.deny)),
       metrics_(registry, "enclave", "egress") {
   if (!config_.egress.proxy_listen.empty()) {
     listeners_.push_back(std::make_unique<Listener>(
@@ -137,7 +118,7 @@ EgressProxy::~EgressProxy() { stop(); }
 
 void EgressProxy::start() {
   for (auto& l : listeners_) {
-    l->acceptor.emplace(relay::listen(executor_, tcp_endpoint(l->listen), 1024));
+    l->acceptor.emplace(relay::listen(executor_, relay::tcp_endpoint(l->listen), 1024));
     log_->info("egress: {} on {}{}", l->destination ? "forward" : "CONNECT proxy", l->listen,
                l->destination ? " -> " + *l->destination : std::string());
     accept_next(*l);
@@ -169,7 +150,7 @@ void EgressProxy::answer(const std::shared_ptr<Conn>& c, relay::EgressStatus sta
   c->listener.metrics.error(error_of(status));
   log_->warn("egress: {}:{} failed ({}): {}", c->request.host, c->request.port, relay::to_string(status), reason);
   if (c->listener.destination) {
-    reset_on_close(c->client);  // a forward has no way to say why: the client sees a reset
+    relay::reset_on_close(c->client);  // a forward has no way to say why: the client sees a reset
     return;
   }
   const auto body = reason + "\n";
@@ -195,7 +176,7 @@ void EgressProxy::on_accepted(Listener& l, relay::Stream client) {
   if (l.destination) {
     std::string host;
     std::uint16_t port = 0;
-    ntp::split_udp_address(*l.destination, host, port);
+    relay::split_host_port(*l.destination, host, port);
     c->request.host = host;
     c->request.port = port;
     return open_stream(c);  // a forward is an explicit allow, part of the enclave's own config

@@ -15,21 +15,7 @@ namespace porthole::agent {
 
 namespace {
 
-relay::Endpoint tcp_target(const std::string& target) {
-  std::string host;
-  std::uint16_t port = 0;
-  ntp::split_udp_address(target, host, port);
-  relay::Endpoint ep;
-  ep.kind = relay::TransportKind::Tcp;
-  ep.host = host;
-  ep.port = port;
-  return ep;
-}
 
-void reset_on_close(relay::Stream& s) {
-  const ::linger hard{1, 0};
-  if (s.is_open()) ::setsockopt(s.native_handle(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
-}
 
 }  // namespace
 
@@ -76,7 +62,7 @@ void IngressAcceptor::accept_next() {
 void IngressAcceptor::on_accepted(relay::Stream stream) {
   if (*active_ >= config_.ingress.max_connections) {
     unrouted_.error(relay::RelayError::Limit);
-    reset_on_close(stream);
+    relay::reset_on_close(stream);
     return;
   }
   relay::apply_stream_options(stream, config_.boundary.transport.kind, config_.boundary.stream);
@@ -114,7 +100,7 @@ void IngressAcceptor::on_accepted(relay::Stream stream) {
                      : h.status == relay::HeaderStatus::TooLong ? "PROXY v2 header too long"
                                                                 : "closed before its header",
                      h.error);
-          reset_on_close(c->from_parent);
+          relay::reset_on_close(c->from_parent);
           return;
         }
         const IngressRouteConfig* route = nullptr;
@@ -124,7 +110,7 @@ void IngressAcceptor::on_accepted(relay::Stream stream) {
         if (!route) {
           unrouted_.error(relay::RelayError::Protocol);
           log_->warn("ingress: no route for listener '{}'; add it to ingress.routes", c->header.listener);
-          reset_on_close(c->from_parent);
+          relay::reset_on_close(c->from_parent);
           return;
         }
         auto& metrics = metrics_.route(route->listener);
@@ -138,7 +124,7 @@ void IngressAcceptor::on_accepted(relay::Stream stream) {
           boost::system::error_code ignored;
           c->workload.close(ignored);
         });
-        relay::async_connect(c->workload, tcp_target(route->target),
+        relay::async_connect(c->workload, relay::tcp_endpoint(route->target),
                              [this, c, release, &metrics, to_workload = std::move(to_workload)](
                                  const boost::system::error_code& ec) mutable {
                                c->timer->cancel();
@@ -147,7 +133,7 @@ void IngressAcceptor::on_accepted(relay::Stream stream) {
                                                                                            : relay::RelayError::Refused);
                                  log_->warn("ingress: the workload at {} is unreachable: {}", c->header.listener,
                                             ec.message());
-                                 reset_on_close(c->from_parent);
+                                 relay::reset_on_close(c->from_parent);
                                  return;
                                }
                                relay::apply_stream_options(c->workload, relay::TransportKind::Tcp, {});

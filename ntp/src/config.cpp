@@ -1,25 +1,12 @@
 #include "porthole/ntp/config.hpp"
 
-#include <charconv>
+#include "porthole/relay/address.hpp"
 
 namespace porthole::ntp {
 
 using std::chrono::hours;
 using std::chrono::milliseconds;
 
-void split_udp_address(const std::string& text, std::string& host, std::uint16_t& port) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0) throw ConfigError("'" + text + "' is not host:port (e.g. 169.254.169.123:123)");
-  host = text.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  unsigned value = 0;
-  const auto p = text.substr(colon + 1);
-  auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), value);
-  if (p.empty() || ec != std::errc() || end != p.data() + p.size() || value > 65535) {
-    throw ConfigError("'" + text + "': the port must be a number 0..65535");
-  }
-  port = static_cast<std::uint16_t>(value);
-}
 
 namespace {
 
@@ -27,7 +14,7 @@ void check_address(ConfigNode& node, const std::string& key, const std::string& 
   try {
     std::string host;
     std::uint16_t port = 0;
-    split_udp_address(text, host, port);
+    relay::split_host_port(text, host, port);
     if (port == 0 && !allow_port_zero) throw ConfigError("'" + text + "': the port must be 1..65535");
   } catch (const ConfigError& e) {
     node.fail(key, e.what());

@@ -66,7 +66,7 @@ EnclaveRelay::~EnclaveRelay() { stop(); }
 void EnclaveRelay::start() {
   std::string host;
   std::uint16_t port = 0;
-  split_udp_address(config_.listen, host, port);
+  relay::split_host_port(config_.listen, host, port);
   boost::system::error_code ec;
   auto address = boost::asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
   if (ec) throw std::runtime_error("ntp.listen: '" + config_.listen + "': the host must be a numeric IP address");

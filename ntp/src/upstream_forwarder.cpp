@@ -88,7 +88,7 @@ void UpstreamForwarder::start() {
   for (const auto& text : config_.upstreams) {
     std::string host;
     std::uint16_t port = 0;
-    split_udp_address(text, host, port);
+    relay::split_host_port(text, host, port);
     boost::system::error_code ec;
     auto results = resolver.resolve(host, std::to_string(port), ec);
     if (ec || results.empty()) throw std::runtime_error("ntp.upstreams: cannot resolve '" + text + "': " + ec.message());

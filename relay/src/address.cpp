@@ -38,6 +38,29 @@ void check_uds_path(std::string_view whole, std::string_view path, std::string_v
 
 }  // namespace
 
+void split_host_port(const std::string& text, std::string& host, std::uint16_t& port) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) throw ConfigError("'" + text + "' is not host:port (e.g. 127.0.0.1:9901)");
+  host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  unsigned value = 0;
+  const auto p = text.substr(colon + 1);
+  auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), value);
+  if (p.empty() || ec != std::errc() || end != p.data() + p.size() || value > 65535) {
+    throw ConfigError("'" + text + "': the port must be a number 0..65535");
+  }
+  port = static_cast<std::uint16_t>(value);
+}
+
+Endpoint tcp_endpoint(const std::string& host_port) {
+  Endpoint ep;
+  ep.kind = TransportKind::Tcp;
+  std::uint16_t port = 0;
+  split_host_port(host_port, ep.host, port);
+  ep.port = port;
+  return ep;
+}
+
 Endpoint parse_endpoint(std::string_view text) {
   auto colon = text.find(':');
   if (colon == std::string_view::npos) bad(text, "no transport prefix", kEndpointForms);

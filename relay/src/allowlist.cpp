@@ -225,4 +225,23 @@ Allowlist::Verdict Allowlist::check_address(const ip::address& addr, std::uint16
   return decide(n, &addr, port, what);
 }
 
+std::vector<AllowRule> parse_allow_rules(const std::vector<std::string>& texts) {
+  std::vector<AllowRule> out;
+  for (const auto& t : texts) out.push_back(parse_allow_rule(t));
+  return out;
+}
+
+std::vector<std::string> read_allow_rules(ConfigNode& node, const std::string& key,
+                                          const std::vector<std::string>& fallback) {
+  auto rules = node.strings(key, fallback);
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    try {
+      parse_allow_rule(rules[i]);
+    } catch (const ConfigError& e) {
+      node.fail(key + "[" + std::to_string(i) + "]", e.what());
+    }
+  }
+  return rules;
+}
+
 }  // namespace porthole::relay

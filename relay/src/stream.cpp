@@ -46,6 +46,11 @@ void async_connect(Stream& stream, const Endpoint& endpoint, std::function<void(
   stream.async_connect(asio_ep, std::move(handler));
 }
 
+void reset_on_close(Stream& stream) {
+  const ::linger hard{1, 0};
+  if (stream.is_open()) ::setsockopt(stream.native_handle(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+}
+
 void apply_stream_options(Stream& stream, TransportKind kind, const StreamOptions& options) {
   const int fd = stream.native_handle();
   if (kind == TransportKind::Vsock) {

@@ -127,7 +127,7 @@ void AdminServer::add_route(const std::string& path, Route route) {
 void AdminServer::start() {
   std::string host;
   std::uint16_t port = 0;
-  split_host_port(config_.listen, host, port);
+  relay::split_host_port(config_.listen, host, port);
   boost::system::error_code ec;
   auto address = boost::asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
   if (ec) throw ConfigError("admin.listen: '" + config_.listen + "': the host must be a numeric IP address or localhost");

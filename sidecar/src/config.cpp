@@ -11,21 +11,6 @@ namespace porthole::sidecar {
 using std::chrono::hours;
 using std::chrono::milliseconds;
 
-void split_host_port(const std::string& text, std::string& host, std::uint16_t& port) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0) {
-    throw ConfigError("'" + text + "' is not host:port (e.g. 127.0.0.1:9901)");
-  }
-  host = text.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  unsigned value = 0;
-  const auto p = text.substr(colon + 1);
-  auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), value);
-  if (p.empty() || ec != std::errc() || end != p.data() + p.size() || value > 65535) {
-    throw ConfigError("'" + text + "': the port must be a number 0..65535");
-  }
-  port = static_cast<std::uint16_t>(value);
-}
 
 namespace {
 
@@ -33,7 +18,7 @@ void check_host_port(ConfigNode& node, const std::string& key, const std::string
   try {
     std::string host;
     std::uint16_t port = 0;
-    split_host_port(text, host, port);
+    relay::split_host_port(text, host, port);
   } catch (const ConfigError& e) {
     node.fail(key, e.what());
   }
@@ -65,17 +50,8 @@ IngressConfig read_ingress_config(ConfigNode node) {
 EgressConfig read_egress_config(ConfigNode node) {
   EgressConfig c;
   c.enabled = node.boolean("enabled", c.enabled);
-  c.allow = node.strings("allow", c.allow);
-  c.deny = node.strings("deny", c.deny);
-  for (const auto& [key, rules] : {std::pair{"allow", &c.allow}, std::pair{"deny", &c.deny}}) {
-    for (std::size_t i = 0; i < rules->size(); ++i) {
-      try {
-        relay::parse_allow_rule((*rules)[i]);
-      } catch (const ConfigError& e) {
-        node.fail(std::string(key) + "[" + std::to_string(i) + "]", e.what());
-      }
-    }
-  }
+  c.allow = relay::read_allow_rules(node, "allow", c.allow);
+  c.deny = relay::read_allow_rules(node, "deny", c.deny);
   c.connect_timeout = node.duration("connect_timeout", c.connect_timeout, milliseconds(10), hours(1));
   c.request_timeout = node.duration("request_timeout", c.request_timeout, milliseconds(10), hours(1));
   c.idle_timeout = node.duration("idle_timeout", c.idle_timeout, milliseconds(100), hours(24 * 7));
@@ -108,7 +84,7 @@ SidecarConfig read_sidecar_config(const YAML::Node& yaml, const std::string& sou
     try {
       std::string host;
       std::uint16_t port = 0;
-      split_host_port(c.admin.listen, host, port);
+      relay::split_host_port(c.admin.listen, host, port);
     } catch (const ConfigError& e) {
       admin.fail("listen", e.what());
     }

@@ -15,11 +15,6 @@ using boost::asio::ip::tcp;
 
 namespace {
 
-std::vector<relay::AllowRule> parse_rules(const std::vector<std::string>& texts) {
-  std::vector<relay::AllowRule> out;
-  for (const auto& t : texts) out.push_back(relay::parse_allow_rule(t));
-  return out;
-}
 
 std::string clip(std::string s) {
   if (s.size() > relay::kEgressMaxReason) s.resize(relay::kEgressMaxReason);
@@ -46,7 +41,7 @@ EgressDialer::EgressDialer(boost::asio::any_io_executor executor, TimeSource& ti
       time_(time),
       config_(config),
       log_(logger("egress")),
-      allowlist_(parse_rules(config.egress.allow), parse_rules(config.egress.deny)),
+      allowlist_(relay::parse_allow_rules(config.egress.allow), relay::parse_allow_rules(config.egress.deny)),
       metrics_(registry, "parent", "egress"),
       resolver_(executor) {
   metrics_.route("denied");

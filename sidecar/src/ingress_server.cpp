@@ -28,16 +28,6 @@ std::optional<tcp::endpoint> tcp_endpoint_of(const relay::Stream::endpoint_type&
   return out;
 }
 
-relay::Endpoint tcp_listen_endpoint(const std::string& listen) {
-  std::string host;
-  std::uint16_t port = 0;
-  split_host_port(listen, host, port);
-  relay::Endpoint ep;
-  ep.kind = relay::TransportKind::Tcp;
-  ep.host = host;
-  ep.port = port;
-  return ep;
-}
 
 }  // namespace
 
@@ -54,7 +44,7 @@ IngressServer::~IngressServer() { stop(); }
 
 void IngressServer::start() {
   for (auto& l : listeners_) {
-    l->acceptor.emplace(relay::listen(executor_, tcp_listen_endpoint(l->config.listen), 1024));
+    l->acceptor.emplace(relay::listen(executor_, relay::tcp_endpoint(l->config.listen), 1024));
     const auto local = tcp_endpoint_of(l->acceptor->local_endpoint());
     l->bound = local ? local->address().to_string() + ":" + std::to_string(local->port()) : l->config.listen;
     log_->info("ingress: listener '{}' on {} -> enclave {}", l->config.name, l->bound,
@@ -135,8 +125,7 @@ void IngressServer::on_accepted(Listener& l, relay::Stream client) {
                            log_->debug("ingress: cannot reach the agent: {}", ec.message());
                            --*active;
                            // Reset, not FIN: the client must not take this for an empty answer.
-                           const ::linger hard{1, 0};
-                           ::setsockopt(p->client.native_handle(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+                           relay::reset_on_close(p->client);
                            return;
                          }
                          relay::apply_stream_options(p->enclave, config_.boundary.transport.kind,

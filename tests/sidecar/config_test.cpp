@@ -54,12 +54,12 @@ TEST(SidecarConfig, GarbageAndContradictionsGetMessagesThatSayWhatToFix) {
 TEST(SplitHostPort, AcceptsIpv4Ipv6AndPortZero) {
   std::string host;
   std::uint16_t port = 1;
-  split_host_port("[::1]:0", host, port);
+  relay::split_host_port("[::1]:0", host, port);
   EXPECT_EQ(host, "::1");
   EXPECT_EQ(port, 0);
-  split_host_port("127.0.0.1:9901", host, port);
+  relay::split_host_port("127.0.0.1:9901", host, port);
   EXPECT_EQ(port, 9901);
-  EXPECT_THROW(split_host_port(":80", host, port), ConfigError);
+  EXPECT_THROW(relay::split_host_port(":80", host, port), ConfigError);
 }
 
 }  // namespace

@@ -46,7 +46,5 @@ struct AgentNtpConfig {
 SidecarNtpConfig read_sidecar_ntp_config(ConfigNode node);
 AgentNtpConfig read_agent_ntp_config(ConfigNode node);
 
-// "host:port" with a numeric IPv4/IPv6 host (brackets for IPv6) or a name; throws ConfigError.
-void split_udp_address(const std::string& text, std::string& host, std::uint16_t& port);
 
 }  // namespace porthole::ntp

@@ -43,6 +43,12 @@ struct Transport {
   bool operator==(const Transport&) const = default;
 };
 
+// "127.0.0.1:9901", "[::1]:123", "api.example.com:443" -> host, port (0..65535); throws
+// ConfigError quoting the text.
+void split_host_port(const std::string& text, std::string& host, std::uint16_t& port);
+// A TCP endpoint from "host:port" (numeric host or localhost when connected or bound).
+Endpoint tcp_endpoint(const std::string& host_port);
+
 // Both throw ConfigError whose message quotes the input and says what is wrong and what a
 // valid address looks like.
 Endpoint parse_endpoint(std::string_view text);

@@ -21,6 +21,8 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include "porthole/common/config_reader.hpp"
+
 namespace porthole::relay {
 
 struct AllowRule {
@@ -37,6 +39,10 @@ struct AllowRule {
 // Throws porthole::ConfigError quoting the text, saying what is wrong and what a valid rule
 // looks like. The caller prefixes the config path ("egress.allow[2]: ...").
 AllowRule parse_allow_rule(std::string_view text);
+std::vector<AllowRule> parse_allow_rules(const std::vector<std::string>& texts);
+// Reads a list of rules from config, each validated; errors name "key[i]".
+std::vector<std::string> read_allow_rules(ConfigNode& node, const std::string& key,
+                                          const std::vector<std::string>& fallback);
 
 class Allowlist {
  public:

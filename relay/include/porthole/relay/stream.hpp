@@ -31,6 +31,10 @@ Acceptor listen(const boost::asio::any_io_executor& executor, const Endpoint& en
 // Opens a socket of the endpoint's family and starts an asynchronous connect.
 void async_connect(Stream& stream, const Endpoint& endpoint, std::function<void(boost::system::error_code)> handler);
 
+// SO_LINGER 0: closing the stream resets it (RST on TCP) instead of ending it with a FIN, so
+// the far end cannot mistake a failure for a complete answer.
+void reset_on_close(Stream& stream);
+
 // Per-connection socket options for the endpoint's transport (vsock buffer size; TCP_NODELAY).
 void apply_stream_options(Stream& stream, TransportKind kind, const StreamOptions& options);
 

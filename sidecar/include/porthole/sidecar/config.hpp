@@ -69,7 +69,5 @@ SidecarConfig load_sidecar_config(const std::string& path);
 // The default configuration as a commented YAML file (what --print-default-config prints).
 const std::string& default_sidecar_config_yaml();
 
-// "127.0.0.1:9901" / "[::1]:9901" / "localhost:0" -> host, port; throws ConfigError.
-void split_host_port(const std::string& text, std::string& host, std::uint16_t& port);
 
 }  // namespace porthole::sidecar
