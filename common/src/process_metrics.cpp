@@ -76,3 +76,20 @@ std::vector<prometheus::MetricFamily> ProcessMetrics::Collect() const {
 }
 
 }  // namespace porthole
+
+#include <sys/resource.h>
+
+namespace porthole {
+
+long raise_open_file_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return -1;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+    ::getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  return static_cast<long>(limit.rlim_cur);
+}
+
+}  // namespace porthole

@@ -6,6 +6,7 @@
 #include <boost/asio/write.hpp>
 
 #include "porthole/common/logging.hpp"
+#include "porthole/relay/accept_loop.hpp"
 #include "porthole/relay/header_reader.hpp"
 #include "porthole/relay/stream_relay.hpp"
 
@@ -83,6 +84,7 @@ struct EgressProxy::Listener {
   std::optional<std::string> destination;  // forwards only
   relay::RouteMetrics::Route& metrics;
   std::optional<relay::Acceptor> acceptor;
+  std::optional<relay::AcceptLoop> loop;
 };
 
 struct EgressProxy::Conn {
@@ -106,11 +108,11 @@ EgressProxy::EgressProxy(boost::asio::any_io_executor executor, TimeSource& time
       metrics_(registry, "enclave", "egress") {
   if (!config_.egress.proxy_listen.empty()) {
     listeners_.push_back(std::make_unique<Listener>(
-        Listener{"proxy", config_.egress.proxy_listen, std::nullopt, metrics_.route("proxy"), {}}));
+        Listener{"proxy", config_.egress.proxy_listen, std::nullopt, metrics_.route("proxy"), {}, {}}));
   }
   for (const auto& f : config_.egress.forwards) {
     const auto route = "forward:" + f.listen;
-    listeners_.push_back(std::make_unique<Listener>(Listener{route, f.listen, f.destination, metrics_.route(route), {}}));
+    listeners_.push_back(std::make_unique<Listener>(Listener{route, f.listen, f.destination, metrics_.route(route), {}, {}}));
   }
 }
 
@@ -121,29 +123,18 @@ void EgressProxy::start() {
     l->acceptor.emplace(relay::listen(executor_, relay::tcp_endpoint(l->listen), 1024));
     log_->info("egress: {} on {}{}", l->destination ? "forward" : "CONNECT proxy", l->listen,
                l->destination ? " -> " + *l->destination : std::string());
-    accept_next(*l);
+    Listener& ref = *l;
+    l->loop.emplace(*l->acceptor, time_, log_, "egress", [this, &ref](relay::Stream s) { on_accepted(ref, std::move(s)); });
+    l->loop->start();
   }
 }
 
 void EgressProxy::stop() {
   if (stopped_) return;
   stopped_ = true;
-  boost::system::error_code ignored;
   for (auto& l : listeners_) {
-    if (l->acceptor) l->acceptor->close(ignored);
+    if (l->loop) l->loop->stop();
   }
-}
-
-void EgressProxy::accept_next(Listener& l) {
-  l.acceptor->async_accept([this, &l](const boost::system::error_code& ec, relay::Stream client) {
-    if (stopped_ || ec == boost::asio::error::operation_aborted) return;
-    if (ec) {
-      log_->warn("egress: accept failed on {}: {}", l.listen, ec.message());
-    } else {
-      on_accepted(l, std::move(client));
-    }
-    accept_next(l);
-  });
 }
 
 void EgressProxy::answer(const std::shared_ptr<Conn>& c, relay::EgressStatus status, const std::string& reason) {

@@ -37,26 +37,15 @@ void IngressAcceptor::start() {
   if (listen_on.kind == relay::TransportKind::Vsock) listen_on.cid = relay::kAnyCid;
   acceptor_.emplace(relay::listen(executor_, listen_on, 1024));
   log_->info("ingress: accepting the sidecar's streams on {}", listen_on.to_string());
-  accept_next();
+  accept_loop_.emplace(*acceptor_, time_, log_, "ingress", [this](relay::Stream s) { on_accepted(std::move(s)); });
+  accept_loop_->start();
 }
 
 void IngressAcceptor::stop() {
   if (stopped_) return;
   stopped_ = true;
   boost::system::error_code ignored;
-  if (acceptor_) acceptor_->close(ignored);
-}
-
-void IngressAcceptor::accept_next() {
-  acceptor_->async_accept([this](const boost::system::error_code& ec, relay::Stream stream) {
-    if (stopped_ || ec == boost::asio::error::operation_aborted) return;
-    if (ec) {
-      log_->warn("ingress: accept failed: {}", ec.message());
-    } else {
-      on_accepted(std::move(stream));
-    }
-    accept_next();
-  });
+  if (accept_loop_) accept_loop_->stop();
 }
 
 void IngressAcceptor::on_accepted(relay::Stream stream) {

@@ -56,8 +56,8 @@ int run(const porthole::agent::AgentConfig& config) {
   agent::ControlClient control(io.get_executor(), time, config, control_metrics, registry, render_metrics,
                                make_random_uniform01());
   auto log = logger("main");
-  log->info("porthole-agent {} started (enclave '{}', boundary {})", PORTHOLE_VERSION, config.enclave_name,
-            config.boundary.transport.to_string());
+  log->info("porthole-agent {} started (enclave '{}', boundary {}, open files {})", PORTHOLE_VERSION,
+            config.enclave_name, config.boundary.transport.to_string(), raise_open_file_limit());
   control.start();
   agent::IngressAcceptor ingress(io.get_executor(), time, config, registry);
   agent::EgressProxy egress(io.get_executor(), time, config, registry);

@@ -104,14 +104,15 @@ void UpstreamForwarder::start() {
   upstreams_[selected_]->selected.Set(1);
   acceptor_.emplace(relay::listen(executor_, listen_on_));
   log_->info("ntp: relaying for the enclave on {} to {}", listen_on_.to_string(), upstreams_[selected_]->name);
-  accept_next();
+  accept_loop_.emplace(*acceptor_, time_, log_, "ntp", [this](relay::Stream s) { on_accepted(std::move(s)); });
+  accept_loop_->start();
 }
 
 void UpstreamForwarder::stop() {
   if (stopped_) return;
   stopped_ = true;
   boost::system::error_code ignored;
-  if (acceptor_) acceptor_->close(ignored);
+  if (accept_loop_) accept_loop_->stop();
   for (auto& u : upstreams_) u->socket.close(ignored);
   auto agents = std::move(agents_);
   for (auto& [_, agent] : agents) agent->connection->close(relay::CloseReason::Shutdown, "the sidecar is shutting down");
@@ -119,34 +120,29 @@ void UpstreamForwarder::stop() {
   metrics_.outstanding.Set(0);
 }
 
-void UpstreamForwarder::accept_next() {
-  acceptor_->async_accept([this](const boost::system::error_code& ec, relay::Stream stream) {
-    if (stopped_ || ec == boost::asio::error::operation_aborted) return;
-    if (ec) {
-      log_->warn("ntp: accept failed: {}", ec.message());
-    } else if (agents_.size() >= kMaxAgents) {
-      log_->warn("ntp: {} agent connections open; refusing one more", agents_.size());
-    } else {
-      relay::apply_stream_options(stream, listen_on_.kind, stream_options_);
-      auto connection = relay::FrameConnection::create(std::move(stream), channel_frame_limits(), 1 << 20,
-                                                       metrics_.rejected, log_, "ntp");
-      auto* key = connection.get();
-      auto agent = std::make_unique<Agent>(Agent{connection, TokenBucket(static_cast<double>(config_.max_requests_per_second),
-                                                                         2.0 * static_cast<double>(config_.max_requests_per_second),
-                                                                         time_.now()),
-                                                 false});
-      Agent& ref = *agent;
-      agents_.emplace(key, std::move(agent));
-      connection->start({[this, &ref](relay::Frame&& f) { on_frame(ref, std::move(f)); },
-                         [this, key](relay::CloseReason, const std::string& detail) {
-                           log_->info("ntp: agent connection closed: {}", detail);
-                           agents_.erase(key);
-                         }});
-      connection->send(static_cast<std::uint8_t>(ChannelType::Hello), encode_hello());
-    }
-    accept_next();
-  });
+void UpstreamForwarder::on_accepted(relay::Stream stream) {
+  if (agents_.size() >= kMaxAgents) {
+    log_->warn("ntp: {} agent connections open; refusing one more", agents_.size());
+  } else {
+    relay::apply_stream_options(stream, listen_on_.kind, stream_options_);
+    auto connection = relay::FrameConnection::create(std::move(stream), channel_frame_limits(), 1 << 20,
+                                                     metrics_.rejected, log_, "ntp");
+    auto* key = connection.get();
+    auto agent = std::make_unique<Agent>(Agent{connection, TokenBucket(static_cast<double>(config_.max_requests_per_second),
+                                                                       2.0 * static_cast<double>(config_.max_requests_per_second),
+                                                                       time_.now()),
+                                               false});
+    Agent& ref = *agent;
+    agents_.emplace(key, std::move(agent));
+    connection->start({[this, &ref](relay::Frame&& f) { on_frame(ref, std::move(f)); },
+                       [this, key](relay::CloseReason, const std::string& detail) {
+                         log_->info("ntp: agent connection closed: {}", detail);
+                         agents_.erase(key);
+                       }});
+    connection->send(static_cast<std::uint8_t>(ChannelType::Hello), encode_hello());
+  }
 }
+
 
 void UpstreamForwarder::on_frame(Agent& agent, relay::Frame&& frame) {
   const auto type = static_cast<ChannelType>(frame.type);

@@ -24,33 +24,18 @@ void ControlServer::start() {
   if (listen_on.kind == relay::TransportKind::Vsock) listen_on.cid = relay::kAnyCid;
   acceptor_.emplace(relay::listen(executor_, listen_on));
   log_->info("control: listening on {} for the agent", listen_on.to_string());
-  accept_next();
+  accept_loop_.emplace(*acceptor_, time_, log_, "control", [this](relay::Stream s) { on_accepted(std::move(s)); });
+  accept_loop_->start();
 }
 
 void ControlServer::stop() {
   if (stopped_) return;
   stopped_ = true;
-  if (acceptor_) {
-    boost::system::error_code ignored;
-    acceptor_->close(ignored);
-  }
+  if (accept_loop_) accept_loop_->stop();
   auto handshaking = std::move(handshaking_);
   for (auto& s : handshaking) s->close(relay::CloseReason::Shutdown, "the sidecar is shutting down", true);
   if (auto s = std::move(current_)) s->close(relay::CloseReason::Shutdown, "the sidecar is shutting down", true);
   metrics_.connected.Set(0);
-}
-
-void ControlServer::accept_next() {
-  acceptor_->async_accept([this](const boost::system::error_code& ec, relay::Stream stream) {
-    if (stopped_ || ec == boost::asio::error::operation_aborted) return;
-    if (ec) {
-      // EMFILE and friends: keep serving the session we have; try again on the next tick.
-      log_->warn("control: accept failed: {}", ec.message());
-    } else {
-      on_accepted(std::move(stream));
-    }
-    accept_next();
-  });
 }
 
 void ControlServer::on_accepted(relay::Stream stream) {

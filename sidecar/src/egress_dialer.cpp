@@ -56,27 +56,16 @@ void EgressDialer::start() {
   acceptor_.emplace(relay::listen(executor_, listen_on, 1024));
   log_->info("egress: accepting the agent's outbound streams on {} ({} allow rules)", listen_on.to_string(),
              config_.egress.allow.size());
-  accept_next();
+  accept_loop_.emplace(*acceptor_, time_, log_, "egress", [this](relay::Stream s) { on_accepted(std::move(s)); });
+  accept_loop_->start();
 }
 
 void EgressDialer::stop() {
   if (stopped_) return;
   stopped_ = true;
   boost::system::error_code ignored;
-  if (acceptor_) acceptor_->close(ignored);
+  if (accept_loop_) accept_loop_->stop();
   resolver_.cancel();
-}
-
-void EgressDialer::accept_next() {
-  acceptor_->async_accept([this](const boost::system::error_code& ec, relay::Stream stream) {
-    if (stopped_ || ec == boost::asio::error::operation_aborted) return;
-    if (ec) {
-      log_->warn("egress: accept failed: {}", ec.message());
-    } else {
-      on_accepted(std::move(stream));
-    }
-    accept_next();
-  });
 }
 
 void EgressDialer::refuse(const std::shared_ptr<Conn>& c, relay::EgressStatus status, const std::string& reason,

@@ -4,6 +4,7 @@
 #include <boost/asio/write.hpp>
 
 #include "porthole/common/logging.hpp"
+#include "porthole/relay/accept_loop.hpp"
 #include "porthole/relay/proxy_v2.hpp"
 #include "porthole/relay/stream_relay.hpp"
 
@@ -15,6 +16,7 @@ struct IngressServer::Listener {
   const IngressListenerConfig& config;
   relay::RouteMetrics::Route& route;
   std::optional<relay::Acceptor> acceptor;
+  std::optional<relay::AcceptLoop> loop;
   std::shared_ptr<std::int64_t> active = std::make_shared<std::int64_t>(0);
   std::string bound;
 };
@@ -36,7 +38,7 @@ IngressServer::IngressServer(boost::asio::any_io_executor executor, TimeSource& 
     : executor_(std::move(executor)), time_(time), config_(config), log_(logger("ingress")),
       metrics_(registry, "parent", "ingress") {
   for (const auto& l : config_.ingress.listeners) {
-    listeners_.push_back(std::make_unique<Listener>(Listener{l, metrics_.route(l.name), {}, std::make_shared<std::int64_t>(0), {}}));
+    listeners_.push_back(std::make_unique<Listener>(Listener{l, metrics_.route(l.name), {}, {}, std::make_shared<std::int64_t>(0), {}}));
   }
 }
 
@@ -49,16 +51,17 @@ void IngressServer::start() {
     l->bound = local ? local->address().to_string() + ":" + std::to_string(local->port()) : l->config.listen;
     log_->info("ingress: listener '{}' on {} -> enclave {}", l->config.name, l->bound,
                config_.boundary.ingress_endpoint().to_string());
-    accept_next(*l);
+    Listener& ref = *l;
+    l->loop.emplace(*l->acceptor, time_, log_, "ingress", [this, &ref](relay::Stream s) { on_accepted(ref, std::move(s)); });
+    l->loop->start();
   }
 }
 
 void IngressServer::stop() {
   if (stopped_) return;
   stopped_ = true;
-  boost::system::error_code ignored;
   for (auto& l : listeners_) {
-    if (l->acceptor) l->acceptor->close(ignored);
+    if (l->loop) l->loop->stop();
   }
 }
 
@@ -72,19 +75,6 @@ std::map<std::string, std::string> IngressServer::bound() const {
   std::map<std::string, std::string> out;
   for (const auto& l : listeners_) out[l->config.name] = l->bound;
   return out;
-}
-
-void IngressServer::accept_next(Listener& l) {
-  l.acceptor->async_accept([this, &l](const boost::system::error_code& ec, relay::Stream client) {
-    if (stopped_ || ec == boost::asio::error::operation_aborted) return;
-    if (ec) {
-      // EMFILE and the like: this connection is lost, the listener keeps going.
-      log_->warn("ingress: '{}' accept failed: {}", l.config.name, ec.message());
-    } else {
-      on_accepted(l, std::move(client));
-    }
-    accept_next(l);
-  });
 }
 
 void IngressServer::on_accepted(Listener& l, relay::Stream client) {

@@ -86,8 +86,8 @@ int run(const porthole::sidecar::SidecarConfig& config) {
     const auto ep = admin.local_endpoint();
     write_file_atomically(config.admin.address_file, ep.address().to_string() + ":" + std::to_string(ep.port()) + "\n");
   }
-  log->info("porthole-sidecar {} started (boundary {}, enclave CID {})", PORTHOLE_VERSION,
-            config.boundary.transport.to_string(), config.boundary.enclave_cid);
+  log->info("porthole-sidecar {} started (boundary {}, enclave CID {}, open files {})", PORTHOLE_VERSION,
+            config.boundary.transport.to_string(), config.boundary.enclave_cid, raise_open_file_limit());
 
   run_until_signalled(
       io, config.drain_timeout,

@@ -21,3 +21,12 @@ class ProcessMetrics final : public prometheus::Collectable {
 int count_open_fds();
 
 }  // namespace porthole
+
+namespace porthole {
+
+// Raises this process's open-file soft limit to its hard limit: every relayed connection costs
+// two descriptors, and the usual soft limit of 1024 would cap a relay at ~500 connections.
+// Returns the new soft limit.
+long raise_open_file_limit();
+
+}  // namespace porthole

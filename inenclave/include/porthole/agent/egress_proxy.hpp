@@ -38,7 +38,6 @@ class EgressProxy {
  private:
   struct Listener;
   struct Conn;
-  void accept_next(Listener& l);
   void on_accepted(Listener& l, relay::Stream client);
   void open_stream(const std::shared_ptr<Conn>& c);
   void answer(const std::shared_ptr<Conn>& c, relay::EgressStatus status, const std::string& reason);

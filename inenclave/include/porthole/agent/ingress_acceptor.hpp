@@ -17,6 +17,7 @@
 #include "porthole/agent/config.hpp"
 #include "porthole/common/time.hpp"
 #include "porthole/relay/route_metrics.hpp"
+#include "porthole/relay/accept_loop.hpp"
 #include "porthole/relay/stream.hpp"
 
 namespace porthole::agent {
@@ -30,7 +31,6 @@ class IngressAcceptor {
   void stop();
 
  private:
-  void accept_next();
   void on_accepted(relay::Stream stream);
 
   boost::asio::any_io_executor executor_;
@@ -40,6 +40,7 @@ class IngressAcceptor {
   relay::RouteMetrics metrics_;
   relay::RouteMetrics::Route& unrouted_;  // streams that never reached a route
   std::optional<relay::Acceptor> acceptor_;
+  std::optional<relay::AcceptLoop> accept_loop_;
   std::shared_ptr<std::int64_t> active_ = std::make_shared<std::int64_t>(0);
   bool stopped_ = false;
 };

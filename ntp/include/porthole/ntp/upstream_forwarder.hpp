@@ -21,6 +21,7 @@
 #include "porthole/ntp/config.hpp"
 #include "porthole/ntp/relay_metrics.hpp"
 #include "porthole/relay/frame_connection.hpp"
+#include "porthole/relay/accept_loop.hpp"
 #include "porthole/relay/stream.hpp"
 
 namespace porthole::ntp {
@@ -46,7 +47,7 @@ class UpstreamForwarder {
     std::unique_ptr<Timer> timer;
   };
 
-  void accept_next();
+  void on_accepted(relay::Stream stream);
   void on_frame(Agent& agent, relay::Frame&& frame);
   void on_request(Agent& agent, std::string_view payload);
   void receive_next(std::size_t upstream);
@@ -63,6 +64,7 @@ class UpstreamForwarder {
   std::shared_ptr<spdlog::logger> log_;
   RelayMetrics metrics_;
   std::optional<relay::Acceptor> acceptor_;
+  std::optional<relay::AcceptLoop> accept_loop_;
   std::vector<std::unique_ptr<Upstream>> upstreams_;
   std::size_t selected_ = 0;
   std::map<relay::FrameConnection*, std::unique_ptr<Agent>> agents_;

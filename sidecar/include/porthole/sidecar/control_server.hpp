@@ -13,6 +13,7 @@
 
 #include "porthole/common/time.hpp"
 #include "porthole/relay/control_metrics.hpp"
+#include "porthole/relay/accept_loop.hpp"
 #include "porthole/relay/control_session.hpp"
 #include "porthole/sidecar/config.hpp"
 
@@ -35,7 +36,6 @@ class ControlServer {
   std::string status() const;  // one line for /readyz
 
  private:
-  void accept_next();
   void on_accepted(relay::Stream stream);
 
   boost::asio::any_io_executor executor_;
@@ -44,6 +44,7 @@ class ControlServer {
   relay::ControlMetrics& metrics_;
   std::shared_ptr<spdlog::logger> log_;
   std::optional<relay::Acceptor> acceptor_;
+  std::optional<relay::AcceptLoop> accept_loop_;
   std::shared_ptr<relay::ControlSession> current_;
   std::set<std::shared_ptr<relay::ControlSession>> handshaking_;
   std::optional<std::string> enclave_name_;

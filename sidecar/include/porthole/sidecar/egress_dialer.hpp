@@ -17,6 +17,7 @@
 #include "porthole/relay/allowlist.hpp"
 #include "porthole/relay/egress_request.hpp"
 #include "porthole/relay/route_metrics.hpp"
+#include "porthole/relay/accept_loop.hpp"
 #include "porthole/relay/stream.hpp"
 #include "porthole/sidecar/config.hpp"
 
@@ -33,7 +34,6 @@ class EgressDialer {
 
  private:
   struct Conn;
-  void accept_next();
   void on_accepted(relay::Stream stream);
   void on_request(const std::shared_ptr<Conn>& c);
   void connect(const std::shared_ptr<Conn>& c, std::vector<boost::asio::ip::tcp::endpoint> targets, std::size_t i);
@@ -47,6 +47,7 @@ class EgressDialer {
   relay::Allowlist allowlist_;
   relay::RouteMetrics metrics_;
   std::optional<relay::Acceptor> acceptor_;
+  std::optional<relay::AcceptLoop> accept_loop_;
   boost::asio::ip::tcp::resolver resolver_;
   std::shared_ptr<std::int64_t> active_ = std::make_shared<std::int64_t>(0);
   bool stopped_ = false;

@@ -34,7 +34,6 @@ class IngressServer {
 
  private:
   struct Listener;
-  void accept_next(Listener& l);
   void on_accepted(Listener& l, relay::Stream client);
 
   boost::asio::any_io_executor executor_;
