@@ -373,6 +373,120 @@ class UntrustedParent(unittest.TestCase):
             echo_roundtrip(addr)
 
 
+# A selectors echo server for many connections at once (inside the enclave).
+HOLD_SERVER = r"""
+import os, resource, selectors, socket, sys
+port, ready = int(sys.argv[1]), sys.argv[2]
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+sel = selectors.DefaultSelector()
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", port)); srv.listen(4096); srv.setblocking(False)
+sel.register(srv, selectors.EVENT_READ)
+open(ready, "w").close()
+while True:
+    for key, _ in sel.select():
+        if key.fileobj is srv:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                continue
+            c.setblocking(False); sel.register(c, selectors.EVENT_READ)
+        else:
+            c = key.fileobj
+            try:
+                d = c.recv(4096)
+            except OSError:
+                d = b""
+            if d:
+                try:
+                    c.send(d)
+                except OSError:
+                    pass
+            else:
+                sel.unregister(c); c.close()
+"""
+
+
+class ManyConnections(unittest.TestCase):
+    def test_ten_thousand_concurrent_connections_limits_hold_nothing_leaks(self):
+        import resource
+        import selectors
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        total, limit = 10_000, 4_000
+        if hard < total + 1000:
+            self.skipTest(f"needs {total + 1000} descriptors, the hard limit is {hard}")
+        sc, ag = relay_config(listeners=[{"name": "web", "listen": "127.0.0.1:0", "max_connections": limit}],
+                              agent_ingress={"max_connections": limit + 100})
+        with harness.Stack(sidecar_config=sc, agent_config=ag) as stack:
+            stack.wait_ready()
+            ready = os.path.join(stack.workdir, "hold-ready")
+            stack.enclave.spawn(["python3", "-c", HOLD_SERVER, str(ENCLAVE_PORT), ready],
+                                log_path=os.path.join(stack.workdir, "hold.log"))
+            poll(lambda: os.path.exists(ready), 15, "the hold server inside the enclave")
+            addr = listener_address(stack)
+            echo_roundtrip(addr)
+            base_sidecar, base_agent = harness.open_fds(stack.sidecar.pid), harness.open_fds(stack.agent.pid)
+
+            socks = []
+            try:
+                for _ in range(total):  # all open at once
+                    s = socket.socket()
+                    s.setblocking(False)
+                    s.connect_ex(addr)
+                    socks.append(s)
+                # Every connection either is relayed (it echoes) or was refused at the limit (EOF
+                # or reset). Ask each once, then read answers until all are accounted for.
+                sel = selectors.DefaultSelector()
+                pending = {}
+                deadline = time.monotonic() + 120
+                for s in socks:
+                    sel.register(s, selectors.EVENT_WRITE)
+                    pending[s.fileno()] = s
+                served = refused = 0
+                while pending and time.monotonic() < deadline:
+                    for key, events in sel.select(timeout=1):
+                        s = key.fileobj
+                        if events & selectors.EVENT_WRITE:
+                            try:
+                                s.send(b"x")
+                                sel.modify(s, selectors.EVENT_READ)
+                            except BlockingIOError:
+                                pass
+                            except OSError:
+                                refused += 1
+                                sel.unregister(s)
+                                del pending[s.fileno()]
+                            continue
+                        try:
+                            data = s.recv(16)
+                        except BlockingIOError:
+                            continue
+                        except OSError:
+                            data = b""
+                        served += 1 if data == b"x" else 0
+                        refused += 0 if data == b"x" else 1
+                        sel.unregister(s)
+                        del pending[s.fileno()]
+                self.assertFalse(pending, f"{len(pending)} connections neither served nor refused in time")
+                self.assertEqual(served, limit, f"served {served}, refused {refused}")
+                self.assertEqual(refused, total - limit)
+                text = stack.metrics()
+                self.assertEqual(metric_value(text, "porthole_relay_errors_total", side="parent", reason="limit",
+                                              **web()), total - limit)
+                self.assertEqual(metric_value(text, "porthole_relay_connections_active", side="parent", **web()),
+                                 limit)
+            finally:
+                for s in socks:
+                    s.close()
+            # Everything released on both sides.
+            poll(lambda: harness.open_fds(stack.sidecar.pid) <= base_sidecar
+                 and harness.open_fds(stack.agent.pid) <= base_agent, 60,
+                 "both processes' descriptors to return to their baseline")
+            echo_roundtrip(addr)
+
+
 class Ingress(unittest.TestCase):
     def test_http_with_and_without_keep_alive(self):
         sc, ag = relay_config()
