@@ -109,6 +109,7 @@ AdminServer::AdminServer(boost::asio::any_io_executor executor, const AdminConfi
       config_(config),
       log_(logger("admin")),
       acceptor_(executor),
+      pause_(executor),
       requests_(prometheus::BuildCounter()
                     .Name("porthole_admin_requests_total")
                     .Help("Admin HTTP requests by path and status code.")
@@ -146,6 +147,7 @@ void AdminServer::stop() {
   stopped_ = true;
   boost::system::error_code ignored;
   acceptor_.close(ignored);
+  pause_.cancel();
   for (auto& weak : sessions_) {
     if (auto session = weak.lock()) session->close_if_idle();
   }
@@ -158,7 +160,13 @@ void AdminServer::accept_next() {
   acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
     if (stopped_ || ec == boost::asio::error::operation_aborted) return;
     if (ec) {
-      log_->warn("admin: accept failed: {}", ec.message());
+      // EMFILE and the like: pause instead of spinning; open connections keep being served.
+      log_->warn("admin: accept failed: {}; pausing for 100 ms", ec.message());
+      pause_.expires_after(std::chrono::milliseconds(100));
+      pause_.async_wait([this](const boost::system::error_code& e) {
+        if (!e && !stopped_) accept_next();
+      });
+      return;
     } else if (*active_ >= config_.max_connections) {
       log_->warn("admin: {} connections open (admin.max_connections); refusing one", *active_);
       count("refused", 503);

@@ -10,6 +10,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <prometheus/counter.h>
 #include <prometheus/registry.h>
 #include <spdlog/logger.h>
@@ -51,6 +52,7 @@ class AdminServer {
   const AdminConfig& config_;
   std::shared_ptr<spdlog::logger> log_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer pause_;
   std::map<std::string, Route> routes_;
   prometheus::Family<prometheus::Counter>& requests_;
   std::shared_ptr<int> active_ = std::make_shared<int>(0);  // shared with sessions, outlives us
