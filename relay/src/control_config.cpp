@@ -43,6 +43,13 @@ BoundaryConfig read_boundary_config(ConfigNode node) {
   return c;
 }
 
+void read_relay_limits(ConfigNode& node, Duration& idle_timeout, std::int64_t& max_connections,
+                       std::uint64_t& buffer_bytes) {
+  idle_timeout = node.duration("idle_timeout", idle_timeout, milliseconds(100), hours(24 * 7));
+  max_connections = node.integer("max_connections", max_connections, 1, 1000000);
+  buffer_bytes = node.bytes("buffer_bytes", buffer_bytes, 4096, 16 << 20);
+}
+
 ControlConfig read_control_config(ConfigNode node, bool with_reconnect) {
   ControlConfig c;
   c.hello_timeout = node.duration("hello_timeout", c.hello_timeout, milliseconds(10), hours(1));

@@ -54,9 +54,7 @@ EgressConfig read_egress_config(ConfigNode node) {
   c.deny = relay::read_allow_rules(node, "deny", c.deny);
   c.connect_timeout = node.duration("connect_timeout", c.connect_timeout, milliseconds(10), hours(1));
   c.request_timeout = node.duration("request_timeout", c.request_timeout, milliseconds(10), hours(1));
-  c.idle_timeout = node.duration("idle_timeout", c.idle_timeout, milliseconds(100), hours(24 * 7));
-  c.max_connections = node.integer("max_connections", c.max_connections, 1, 1000000);
-  c.buffer_bytes = node.bytes("buffer_bytes", c.buffer_bytes, 4096, 16 << 20);
+  relay::read_relay_limits(node, c.idle_timeout, c.max_connections, c.buffer_bytes);
   node.reject_unknown_keys();
   return c;
 }

@@ -32,7 +32,6 @@ struct EgressDialer::Conn {
   std::unique_ptr<Timer> timer;
   std::shared_ptr<relay::TrackedConnection> tracked;
   std::shared_ptr<void> release;
-  MonoTime accepted;
 };
 
 EgressDialer::EgressDialer(boost::asio::any_io_executor executor, TimeSource& time, const SidecarConfig& config,
@@ -82,7 +81,7 @@ void EgressDialer::refuse(const std::shared_ptr<Conn>& c, relay::EgressStatus st
 
 void EgressDialer::on_accepted(relay::Stream stream) {
   auto c = std::make_shared<Conn>(Conn{std::move(stream), relay::Stream(executor_), {}, {}, "denied", nullptr, nullptr,
-                                       nullptr, time_.now()});
+                                       nullptr});
   relay::apply_stream_options(c->agent, config_.boundary.transport.kind, config_.boundary.stream);
   if (!config_.egress.enabled) return refuse(c, relay::EgressStatus::Unavailable, "egress is disabled on this parent",
                                              relay::RelayError::Denied);

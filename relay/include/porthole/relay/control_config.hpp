@@ -46,6 +46,11 @@ struct ControlConfig {
 };
 
 BoundaryConfig read_boundary_config(ConfigNode node);
+
+// The keys every relaying section (ingress, egress, both sides) has, with the same bounds:
+// idle_timeout, max_connections, buffer_bytes. The arguments hold the defaults on entry.
+void read_relay_limits(ConfigNode& node, Duration& idle_timeout, std::int64_t& max_connections,
+                       std::uint64_t& buffer_bytes);
 // `with_reconnect`: only the agent dials, so only its config has control.reconnect.
 ControlConfig read_control_config(ConfigNode node, bool with_reconnect);
 
