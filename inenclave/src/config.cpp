@@ -42,7 +42,7 @@ AgentIngressConfig read_ingress_config(ConfigNode node) {
   }
   c.header_timeout = node.duration("header_timeout", c.header_timeout, milliseconds(10), hours(1));
   c.connect_timeout = node.duration("connect_timeout", c.connect_timeout, milliseconds(10), hours(1));
-  relay::read_relay_limits(node, c.idle_timeout, c.max_connections, c.buffer_bytes);
+  relay::read_relay_limits(node, c.idle_timeout, c.max_connections, c.buffer_bytes, c.splice_pipes);
   node.reject_unknown_keys();
   return c;
 }
@@ -63,7 +63,7 @@ AgentEgressConfig read_egress_config(ConfigNode node) {
   c.allow = relay::read_allow_rules(node, "allow", c.allow);
   c.deny = relay::read_allow_rules(node, "deny", c.deny);
   c.request_timeout = node.duration("request_timeout", c.request_timeout, milliseconds(10), hours(1));
-  relay::read_relay_limits(node, c.idle_timeout, c.max_connections, c.buffer_bytes);
+  relay::read_relay_limits(node, c.idle_timeout, c.max_connections, c.buffer_bytes, c.splice_pipes);
   node.reject_unknown_keys();
   return c;
 }
@@ -145,6 +145,9 @@ ingress:
   idle_timeout: 5m
   max_connections: 1024
   buffer_bytes: 64KiB
+  # Pipes for splice(2) (no copy through the process), held only while bytes are in flight;
+  # at most this many at once, then buffers; 0 turns splice off.
+  splice_pipes: 1024
 
 egress:
   # The HTTP CONNECT proxy for the workload (HTTPS_PROXY=http://127.0.0.1:3128); "" = none.
@@ -161,6 +164,7 @@ egress:
   idle_timeout: 5m
   max_connections: 1024
   buffer_bytes: 64KiB
+  splice_pipes: 1024
 
 ntp:
   # Serve NTP to chronyd in the enclave through the sidecar (docs/ntp.md).

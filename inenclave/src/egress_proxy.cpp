@@ -105,7 +105,8 @@ EgressProxy::EgressProxy(boost::asio::any_io_executor executor, TimeSource& time
       config_(config),
       log_(logger("egress")),
       allowlist_(relay::parse_allow_rules(config.egress.allow), relay::parse_allow_rules(config.egress.deny)),
-      metrics_(registry, "enclave", "egress") {
+      metrics_(registry, "enclave", "egress"),
+      pipes_(registry, "enclave", "egress", {static_cast<std::size_t>(config.egress.splice_pipes), 64, config.egress.buffer_bytes}) {
   if (!config_.egress.proxy_listen.empty()) {
     listeners_.push_back(std::make_unique<Listener>(
         Listener{"proxy", config_.egress.proxy_listen, std::nullopt, metrics_.route("proxy"), {}, {}}));
@@ -249,7 +250,7 @@ void EgressProxy::open_stream(const std::shared_ptr<Conn>& c) {
             auto tracked = c->tracked;
             auto release = c->release;
             relay::StreamRelay::create(std::move(c->client), std::move(c->parent), time_,
-                                       {config_.egress.buffer_bytes, config_.egress.idle_timeout}, tracked->progress(),
+                                       {config_.egress.buffer_bytes, config_.egress.idle_timeout, &pipes_}, tracked->progress(),
                                        [tracked, release](const relay::RelayResult& r) { tracked->count_end(r); })
                 ->start(std::move(c->from_client), std::move(to_client));
           });

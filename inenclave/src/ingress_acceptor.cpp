@@ -26,6 +26,7 @@ IngressAcceptor::IngressAcceptor(boost::asio::any_io_executor executor, TimeSour
       config_(config),
       log_(logger("ingress")),
       metrics_(registry, "enclave", "ingress"),
+      pipes_(registry, "enclave", "ingress", {static_cast<std::size_t>(config.ingress.splice_pipes), 64, config.ingress.buffer_bytes}),
       unrouted_(metrics_.route("unrouted")) {
   for (const auto& r : config_.ingress.routes) metrics_.route(r.listener);
 }
@@ -130,7 +131,7 @@ void IngressAcceptor::on_accepted(relay::Stream stream) {
                                auto tracked = c->tracked;
                                relay::StreamRelay::create(
                                    std::move(c->from_parent), std::move(c->workload), time_,
-                                   {config_.ingress.buffer_bytes, config_.ingress.idle_timeout}, tracked->progress(),
+                                   {config_.ingress.buffer_bytes, config_.ingress.idle_timeout, &pipes_}, tracked->progress(),
                                    [tracked, release](const relay::RelayResult& r) { tracked->count_end(r); })
                                    ->start(std::move(to_workload));
                              });

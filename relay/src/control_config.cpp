@@ -44,10 +44,15 @@ BoundaryConfig read_boundary_config(ConfigNode node) {
 }
 
 void read_relay_limits(ConfigNode& node, Duration& idle_timeout, std::int64_t& max_connections,
-                       std::uint64_t& buffer_bytes) {
+                       std::uint64_t& buffer_bytes, std::int64_t& splice_pipes) {
   idle_timeout = node.duration("idle_timeout", idle_timeout, milliseconds(100), hours(24 * 7));
   max_connections = node.integer("max_connections", max_connections, 1, 1000000);
   buffer_bytes = node.bytes("buffer_bytes", buffer_bytes, 4096, 16 << 20);
+  splice_pipes = read_splice_pipes(node, splice_pipes);
+}
+
+std::int64_t read_splice_pipes(ConfigNode& node, std::int64_t fallback) {
+  return node.integer("splice_pipes", fallback, 0, 1000000);
 }
 
 ControlConfig read_control_config(ConfigNode node, bool with_reconnect) {

@@ -1,8 +1,14 @@
 #include "porthole/relay/stream_relay.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
 namespace porthole::relay {
@@ -33,6 +39,9 @@ struct StreamRelay::Direction {
   std::unique_ptr<char[]> buffer;  // only while bytes are in flight
   std::string pending;             // the initial bytes to deliver first
   bool eof = false;
+  bool splice = false;             // this direction moves bytes with splice(2)
+  Pipe pipe;                       // only while bytes are in flight
+  std::size_t in_pipe = 0;         // bytes read into the pipe, not yet written out
 };
 
 std::shared_ptr<StreamRelay> StreamRelay::create(Stream a, Stream b, TimeSource& time, RelayOptions options,
@@ -65,6 +74,7 @@ void StreamRelay::start(std::string to_b, std::string to_a) {
   boost::system::error_code ignored;
   a_.non_blocking(true, ignored);
   b_.non_blocking(true, ignored);
+  if (options_.pipes && options_.pipes->enabled()) up_->splice = down_->splice = true;
   arm_idle();
   for (auto [d, initial] : {std::pair{up_.get(), &to_b}, std::pair{down_.get(), &to_a}}) {
     if (initial->empty()) {
@@ -88,6 +98,11 @@ void StreamRelay::pump(Direction& d) {
 
 void StreamRelay::read_now(Direction& d) {
   if (finished_) return;
+  if (d.splice) return splice_now(d);
+  copy_now(d);
+}
+
+void StreamRelay::copy_now(Direction& d) {
   // Not value-initialised: zeroing a buffer per read would cost as much as the copy.
   if (!d.buffer) d.buffer.reset(new char[options_.buffer_bytes]);
   boost::system::error_code ec;
@@ -98,18 +113,105 @@ void StreamRelay::read_now(Direction& d) {
   }
   if (ec == boost::asio::error::eof) {
     d.buffer.reset();
-    // A vsock (or its Unix-socket emulation) carries no RST: a peer that aborts just closes.
-    // A peer that closed both ways while we could still write to it has aborted; a peer that
-    // half-closed (shutdown SHUT_WR) keeps its socket open. poll() tells them apart (POLLHUP).
-    // On TCP a FIN never sets POLLHUP while our side is open, and a RST arrives as an error.
-    if (!other(d).eof && peer_hung_up(d.from)) return finish(RelayEnd::Reset);
-    return half_close(d);
+    return on_eof(d);
   }
   if (ec) return finish(RelayEnd::Reset);
   last_activity_ = time_.now();
   if (progress_) progress_(d.upstream, n);
   (d.upstream ? result_.bytes_upstream : result_.bytes_downstream) += n;
   write(d, n);
+}
+
+void StreamRelay::on_eof(Direction& d) {
+  // A vsock (or its Unix-socket emulation) carries no RST: a peer that aborts just closes.
+  // A peer that closed both ways while we could still write to it has aborted; a peer that
+  // half-closed (shutdown SHUT_WR) keeps its socket open. poll() tells them apart (POLLHUP).
+  // On TCP a FIN never sets POLLHUP while our side is open, and a RST arrives as an error.
+  if (!other(d).eof && peer_hung_up(d.from)) return finish(RelayEnd::Reset);
+  half_close(d);
+}
+
+void StreamRelay::release_pipe(Direction& d) {
+  options_.pipes->release(std::move(d.pipe), d.in_pipe == 0);
+  d.in_pipe = 0;
+}
+
+// The kernel cannot splice this socket pair (EINVAL): copy from now on, first handing on what
+// is already in the pipe through the buffer path.
+bool StreamRelay::fall_back_to_copy(Direction& d) {
+  options_.pipes->count_fallback(PipePool::Fallback::Unsupported);
+  d.splice = false;
+  if (d.in_pipe == 0) {
+    release_pipe(d);
+    copy_now(d);
+    return true;
+  }
+  d.buffer.reset(new char[std::max(d.in_pipe, options_.buffer_bytes)]);
+  const auto n = ::read(d.pipe.read_fd(), d.buffer.get(), d.in_pipe);
+  if (n != static_cast<ssize_t>(d.in_pipe)) return false;
+  d.in_pipe = 0;
+  release_pipe(d);
+  write(d, static_cast<std::size_t>(n));
+  return true;
+}
+
+void StreamRelay::splice_now(Direction& d) {
+  const int from = d.from.native_handle();
+  const int to = d.to.native_handle();
+  constexpr unsigned flags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
+  // Bounded rounds, then yield to the io loop, so one busy stream cannot starve the others.
+  for (int round = 0; round < 16; ++round) {
+    if (d.in_pipe == 0) {
+      if (!d.pipe) {
+        d.pipe = options_.pipes->acquire();
+        if (!d.pipe) return copy_now(d);  // pool exhausted: this round copies (counted)
+      }
+      const auto n = ::splice(from, nullptr, d.pipe.write_fd(), nullptr, options_.pipes->capacity(), flags);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        release_pipe(d);
+        return pump(d);
+      }
+      if (n < 0 && (errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS)) {
+        if (!fall_back_to_copy(d)) finish(RelayEnd::Aborted);
+        return;
+      }
+      if (n < 0) return finish(RelayEnd::Reset);
+      if (n == 0) {
+        release_pipe(d);
+        return on_eof(d);
+      }
+      d.in_pipe = static_cast<std::size_t>(n);
+      last_activity_ = time_.now();
+      if (progress_) progress_(d.upstream, d.in_pipe);
+      (d.upstream ? result_.bytes_upstream : result_.bytes_downstream) += d.in_pipe;
+    }
+    while (d.in_pipe > 0) {
+      const auto m = ::splice(d.pipe.read_fd(), nullptr, to, nullptr, d.in_pipe, flags);
+      if (m > 0) {
+        d.in_pipe -= static_cast<std::size_t>(m);
+        continue;
+      }
+      if (m < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        // The reader is slow: wait for room, holding only the pipe (and its bytes).
+        d.to.async_wait(Stream::wait_write, [self = shared_from_this(), &d](const boost::system::error_code& ec) {
+          if (self->finished_) return;
+          if (ec) return self->finish(RelayEnd::Reset);
+          self->splice_now(d);
+        });
+        return;
+      }
+      if (m < 0 && (errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS)) {
+        if (!fall_back_to_copy(d)) finish(RelayEnd::Aborted);
+        return;
+      }
+      // EPIPE / ECONNRESET: the reader went away; tell the writer by resetting it too.
+      return finish(RelayEnd::Reset);
+    }
+    last_activity_ = time_.now();
+  }
+  boost::asio::post(d.from.get_executor(), [self = shared_from_this(), &d] {
+    if (!self->finished_) self->splice_now(d);
+  });
 }
 
 void StreamRelay::write(Direction& d, std::size_t n) {
@@ -170,8 +272,10 @@ void StreamRelay::finish(RelayEnd end) {
   }
   a_.close(ignored);
   b_.close(ignored);
-  up_->buffer.reset();
-  down_->buffer.reset();
+  for (Direction* d : {up_.get(), down_.get()}) {
+    d->buffer.reset();
+    if (d->pipe) release_pipe(*d);
+  }
   result_.end = end;
   auto done = std::move(done_);
   if (done) done(result_);

@@ -43,6 +43,7 @@ IngressConfig read_ingress_config(ConfigNode node) {
   c.connect_timeout = node.duration("connect_timeout", c.connect_timeout, milliseconds(10), hours(1));
   c.idle_timeout = node.duration("idle_timeout", c.idle_timeout, milliseconds(100), hours(24 * 7));
   c.buffer_bytes = node.bytes("buffer_bytes", c.buffer_bytes, 4096, 16 << 20);
+  c.splice_pipes = relay::read_splice_pipes(node, c.splice_pipes);
   node.reject_unknown_keys();
   return c;
 }
@@ -54,7 +55,7 @@ EgressConfig read_egress_config(ConfigNode node) {
   c.deny = relay::read_allow_rules(node, "deny", c.deny);
   c.connect_timeout = node.duration("connect_timeout", c.connect_timeout, milliseconds(10), hours(1));
   c.request_timeout = node.duration("request_timeout", c.request_timeout, milliseconds(10), hours(1));
-  relay::read_relay_limits(node, c.idle_timeout, c.max_connections, c.buffer_bytes);
+  relay::read_relay_limits(node, c.idle_timeout, c.max_connections, c.buffer_bytes, c.splice_pipes);
   node.reject_unknown_keys();
   return c;
 }
@@ -166,6 +167,10 @@ ingress:
   idle_timeout: 5m
   # Per direction of a connection, held only while bytes are in flight.
   buffer_bytes: 64KiB
+  # Bytes move socket -> pipe -> socket with splice(2), no copy through the process; a pipe
+  # (two descriptors) is held only while bytes are in flight. At most this many at once (then
+  # buffers); 0 turns splice off.
+  splice_pipes: 1024
 
 egress:
   # Connect to destinations the agent asks for (its HTTP CONNECT proxy and forwards).
@@ -183,6 +188,7 @@ egress:
   # Egress connections open at once, at most.
   max_connections: 1024
   buffer_bytes: 64KiB
+  splice_pipes: 1024
 
 ntp:
   # Relay NTP between chronyd in the enclave and the upstream servers (docs/ntp.md).

@@ -42,6 +42,7 @@ EgressDialer::EgressDialer(boost::asio::any_io_executor executor, TimeSource& ti
       log_(logger("egress")),
       allowlist_(relay::parse_allow_rules(config.egress.allow), relay::parse_allow_rules(config.egress.deny)),
       metrics_(registry, "parent", "egress"),
+      pipes_(registry, "parent", "egress", {static_cast<std::size_t>(config.egress.splice_pipes), 64, config.egress.buffer_bytes}),
       resolver_(executor) {
   metrics_.route("denied");
   for (const auto& rule : config.egress.allow) metrics_.route(rule);
@@ -191,7 +192,7 @@ void EgressDialer::connect(const std::shared_ptr<Conn>& c, std::vector<tcp::endp
     auto ok = relay::encode_egress_reply({relay::EgressStatus::Ok, ""});
     auto release = c->release;
     relay::StreamRelay::create(std::move(c->agent), std::move(c->target), time_,
-                               {config_.egress.buffer_bytes, config_.egress.idle_timeout}, tracked->progress(),
+                               {config_.egress.buffer_bytes, config_.egress.idle_timeout, &pipes_}, tracked->progress(),
                                [tracked, release](const relay::RelayResult& r) { tracked->count_end(r); })
         ->start(std::move(c->payload), std::move(ok));
   });

@@ -36,7 +36,8 @@ std::optional<tcp::endpoint> tcp_endpoint_of(const relay::Stream::endpoint_type&
 IngressServer::IngressServer(boost::asio::any_io_executor executor, TimeSource& time, const SidecarConfig& config,
                              prometheus::Registry& registry)
     : executor_(std::move(executor)), time_(time), config_(config), log_(logger("ingress")),
-      metrics_(registry, "parent", "ingress") {
+      metrics_(registry, "parent", "ingress"),
+      pipes_(registry, "parent", "ingress", {static_cast<std::size_t>(config.ingress.splice_pipes), 64, config.ingress.buffer_bytes}) {
   for (const auto& l : config_.ingress.listeners) {
     listeners_.push_back(std::make_unique<Listener>(Listener{l, metrics_.route(l.name), {}, {}, std::make_shared<std::int64_t>(0), {}}));
   }
@@ -124,7 +125,7 @@ void IngressServer::on_accepted(Listener& l, relay::Stream client) {
                          auto tracked = p->tracked;
                          auto relay = relay::StreamRelay::create(
                              std::move(p->client), std::move(p->enclave), time_,
-                             {config_.ingress.buffer_bytes, config_.ingress.idle_timeout}, tracked->progress(),
+                             {config_.ingress.buffer_bytes, config_.ingress.idle_timeout, &pipes_}, tracked->progress(),
                              [tracked, active](const relay::RelayResult& r) {
                                tracked->count_end(r);
                                --*active;

@@ -25,6 +25,7 @@ struct AgentIngressConfig {
   Duration idle_timeout = std::chrono::minutes(5);
   std::int64_t max_connections = 1024;
   std::uint64_t buffer_bytes = 64 * 1024;
+  std::int64_t splice_pipes = 1024;  // pipes for splice(2) at once; 0 = copy through buffers
   bool operator==(const AgentIngressConfig&) const = default;
 };
 
@@ -43,6 +44,7 @@ struct AgentEgressConfig {
   Duration idle_timeout = std::chrono::minutes(5);
   std::int64_t max_connections = 1024;
   std::uint64_t buffer_bytes = 64 * 1024;
+  std::int64_t splice_pipes = 1024;
   bool operator==(const AgentEgressConfig&) const = default;
 };
 

@@ -18,6 +18,7 @@
 #include "porthole/common/time.hpp"
 #include "porthole/relay/allowlist.hpp"
 #include "porthole/relay/egress_request.hpp"
+#include "porthole/relay/pipe_pool.hpp"
 #include "porthole/relay/route_metrics.hpp"
 #include "porthole/relay/stream.hpp"
 
@@ -48,6 +49,7 @@ class EgressProxy {
   std::shared_ptr<spdlog::logger> log_;
   relay::Allowlist allowlist_;
   relay::RouteMetrics metrics_;
+  relay::PipePool pipes_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::shared_ptr<std::int64_t> active_ = std::make_shared<std::int64_t>(0);
   std::uint64_t next_id_ = 1;

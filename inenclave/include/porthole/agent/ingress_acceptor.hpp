@@ -16,6 +16,7 @@
 
 #include "porthole/agent/config.hpp"
 #include "porthole/common/time.hpp"
+#include "porthole/relay/pipe_pool.hpp"
 #include "porthole/relay/route_metrics.hpp"
 #include "porthole/relay/accept_loop.hpp"
 #include "porthole/relay/stream.hpp"
@@ -38,6 +39,7 @@ class IngressAcceptor {
   const AgentConfig& config_;
   std::shared_ptr<spdlog::logger> log_;
   relay::RouteMetrics metrics_;
+  relay::PipePool pipes_;
   relay::RouteMetrics::Route& unrouted_;  // streams that never reached a route
   std::optional<relay::Acceptor> acceptor_;
   std::optional<relay::AcceptLoop> accept_loop_;

@@ -50,7 +50,9 @@ BoundaryConfig read_boundary_config(ConfigNode node);
 // The keys every relaying section (ingress, egress, both sides) has, with the same bounds:
 // idle_timeout, max_connections, buffer_bytes. The arguments hold the defaults on entry.
 void read_relay_limits(ConfigNode& node, Duration& idle_timeout, std::int64_t& max_connections,
-                       std::uint64_t& buffer_bytes);
+                       std::uint64_t& buffer_bytes, std::int64_t& splice_pipes);
+// `splice_pipes`: pipes a relay path may hold at once for splice(2); 0 copies through buffers.
+std::int64_t read_splice_pipes(ConfigNode& node, std::int64_t fallback);
 // `with_reconnect`: only the agent dials, so only its config has control.reconnect.
 ControlConfig read_control_config(ConfigNode node, bool with_reconnect);
 

@@ -5,7 +5,10 @@
 //   - idle timeout: no byte either way for `idle_timeout` aborts both;
 //   - bounded memory: a direction holds a buffer only while bytes are in flight (it waits for
 //     readability with no buffer), and reads no more until its write completed, so a slow
-//     reader stalls its writer through TCP/vsock flow control instead of growing memory.
+//     reader stalls its writer through TCP/vsock flow control instead of growing memory;
+//   - splice(2) when given a PipePool: bytes go socket -> pipe -> socket without entering user
+//     space, the pipe held (like the buffer) only while bytes are in flight. A socket pair the
+//     kernel cannot splice, or an exhausted pool, falls back to the buffer copy.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +17,7 @@
 #include <string>
 
 #include "porthole/common/time.hpp"
+#include "porthole/relay/pipe_pool.hpp"
 #include "porthole/relay/stream.hpp"
 
 namespace porthole::relay {
@@ -21,6 +25,7 @@ namespace porthole::relay {
 struct RelayOptions {
   std::size_t buffer_bytes = 64 * 1024;
   Duration idle_timeout = std::chrono::minutes(5);
+  PipePool* pipes = nullptr;  // splice through these when set and enabled
 };
 
 enum class RelayEnd { Closed, Reset, IdleTimeout, Aborted };
@@ -50,6 +55,11 @@ class StreamRelay : public std::enable_shared_from_this<StreamRelay> {
   StreamRelay(Stream a, Stream b, TimeSource& time, RelayOptions options, Progress progress, Done done);
   void pump(Direction& d);
   void read_now(Direction& d);
+  void copy_now(Direction& d);
+  void splice_now(Direction& d);
+  bool fall_back_to_copy(Direction& d);
+  void on_eof(Direction& d);
+  void release_pipe(Direction& d);
   void write(Direction& d, std::size_t n);
   void half_close(Direction& d);
   void finish(RelayEnd end);

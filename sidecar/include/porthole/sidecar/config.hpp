@@ -33,6 +33,7 @@ struct IngressConfig {
   Duration connect_timeout = std::chrono::seconds(5);
   Duration idle_timeout = std::chrono::minutes(5);
   std::uint64_t buffer_bytes = 64 * 1024;
+  std::int64_t splice_pipes = 1024;  // pipes for splice(2) at once; 0 = copy through buffers
   bool operator==(const IngressConfig&) const = default;
 };
 
@@ -47,6 +48,7 @@ struct EgressConfig {
   Duration idle_timeout = std::chrono::minutes(5);
   std::int64_t max_connections = 1024;
   std::uint64_t buffer_bytes = 64 * 1024;
+  std::int64_t splice_pipes = 1024;
   bool operator==(const EgressConfig&) const = default;
 };
 

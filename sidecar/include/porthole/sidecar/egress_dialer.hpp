@@ -16,6 +16,7 @@
 #include "porthole/common/time.hpp"
 #include "porthole/relay/allowlist.hpp"
 #include "porthole/relay/egress_request.hpp"
+#include "porthole/relay/pipe_pool.hpp"
 #include "porthole/relay/route_metrics.hpp"
 #include "porthole/relay/accept_loop.hpp"
 #include "porthole/relay/stream.hpp"
@@ -46,6 +47,7 @@ class EgressDialer {
   std::shared_ptr<spdlog::logger> log_;
   relay::Allowlist allowlist_;
   relay::RouteMetrics metrics_;
+  relay::PipePool pipes_;
   std::optional<relay::Acceptor> acceptor_;
   std::optional<relay::AcceptLoop> accept_loop_;
   boost::asio::ip::tcp::resolver resolver_;

@@ -14,6 +14,7 @@
 #include <spdlog/logger.h>
 
 #include "porthole/common/time.hpp"
+#include "porthole/relay/pipe_pool.hpp"
 #include "porthole/relay/route_metrics.hpp"
 #include "porthole/relay/stream.hpp"
 #include "porthole/sidecar/config.hpp"
@@ -41,6 +42,7 @@ class IngressServer {
   const SidecarConfig& config_;
   std::shared_ptr<spdlog::logger> log_;
   relay::RouteMetrics metrics_;
+  relay::PipePool pipes_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::uint64_t next_id_ = 1;
   bool stopped_ = false;
