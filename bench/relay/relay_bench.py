@@ -377,6 +377,9 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=4, help="alternate the paths in this many latency rounds")
     ap.add_argument("--seconds", type=int, default=5, help="iperf3 -t (default 5)")
     ap.add_argument("--skip-porthole", action="store_true", help="measure only the peers")
+    ap.add_argument("--splice-pipes", type=int, default=None,
+                    help="ingress.splice_pipes on both sides (default: the product default; 0 copies "
+                         "through buffers instead of splice)")
     args = ap.parse_args()
 
     if args.client:
@@ -400,11 +403,13 @@ def main() -> int:
     stack = enclave = None
     try:
         if with_porthole:
+            splice = {} if args.splice_pipes is None else {"splice_pipes": args.splice_pipes}
             stack = harness.Stack(
                 sidecar_config={"ingress": {"listeners": [{"name": "bench", "listen": "127.0.0.1:0"},
-                                                          {"name": "echo", "listen": "127.0.0.1:0"}]}},
+                                                          {"name": "echo", "listen": "127.0.0.1:0"}], **splice}},
                 agent_config={"ingress": {"routes": [{"listener": "bench", "target": f"127.0.0.1:{IPERF_PORT}"},
-                                                     {"listener": "echo", "target": f"127.0.0.1:{ECHO_PORT}"}]}})
+                                                     {"listener": "echo", "target": f"127.0.0.1:{ECHO_PORT}"}],
+                                          **splice}})
             stack.__enter__()
             enclave = stack.enclave
         else:

@@ -3,7 +3,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
+#include <cstring>
+
+#include "porthole/common/logging.hpp"
 
 
 namespace porthole::relay {
@@ -60,6 +64,7 @@ prometheus::Family<prometheus::Counter>& fallbacks_family(prometheus::Registry& 
 PipePool::PipePool(prometheus::Registry& registry, const std::string& side, const std::string& path,
                    PipePoolOptions options)
     : options_(options),
+      path_(path),
       capacity_(options.pipe_bytes),
       in_use_gauge_(pipes_family(registry, side).Add({{"path", path}, {"state", "in_use"}})),
       idle_gauge_(pipes_family(registry, side).Add({{"path", path}, {"state", "idle"}})),
@@ -84,6 +89,13 @@ Pipe PipePool::acquire() {
   std::lock_guard lock(mutex_);
   if (in_use_ >= options_.max_pipes) {
     exhausted_.Increment();
+    // Once per episode, not per read: the episode ends when half the pipes are back.
+    if (!exhausted_logged_) {
+      exhausted_logged_ = true;
+      logger("relay")->warn("{}: all {} splice pipes are in use; copying through buffers until some are free "
+                            "(raise {}.splice_pipes if this persists)",
+                            path_, options_.max_pipes, path_);
+    }
     return {};
   }
   Pipe p;
@@ -95,6 +107,10 @@ Pipe PipePool::acquire() {
     p = make_pipe(options_.pipe_bytes);
     if (!p) {
       create_failed_.Increment();
+      if (!exhausted_logged_) {
+        exhausted_logged_ = true;
+        logger("relay")->warn("{}: pipe() failed ({}); copying through buffers", path_, std::strerror(errno));
+      }
       return {};
     }
   }
@@ -108,6 +124,7 @@ void PipePool::release(Pipe pipe, bool empty) {
   std::lock_guard lock(mutex_);
   --in_use_;
   in_use_gauge_.Set(static_cast<double>(in_use_));
+  if (in_use_ <= options_.max_pipes / 2) exhausted_logged_ = false;
   // A pipe that still holds bytes of a dead connection is closed, never handed to another.
   if (empty && idle_.size() < options_.max_idle) {
     idle_.push_back(std::move(pipe));
@@ -117,6 +134,9 @@ void PipePool::release(Pipe pipe, bool empty) {
 
 void PipePool::count_fallback(Fallback why) {
   (why == Fallback::Exhausted ? exhausted_ : unsupported_).Increment();
+  if (why == Fallback::Unsupported && !unsupported_logged_.exchange(true)) {
+    logger("relay")->info("{}: a socket pair that cannot splice; such connections copy through buffers", path_);
+  }
 }
 
 std::size_t PipePool::in_use() const {

@@ -5,6 +5,7 @@
 // copies through a buffer, counted as a fallback). One pool per relay path (ingress, egress).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <mutex>
 #include <string>
@@ -67,7 +68,10 @@ class PipePool {
 
  private:
   PipePoolOptions options_;
+  std::string path_;
   std::size_t capacity_;
+  bool exhausted_logged_ = false;  // under mutex_
+  std::atomic<bool> unsupported_logged_{false};
   mutable std::mutex mutex_;  // relays may run on several io threads
   std::vector<Pipe> idle_;
   std::size_t in_use_ = 0;
