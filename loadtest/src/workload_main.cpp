@@ -24,6 +24,7 @@ using porthole::loadtest::ProxyAddress;
 
 constexpr const char* kUsage =
     "usage: porthole-demo-workload [--listen HOST:PORT] [--address-file FILE] [--proxy HOST:PORT] [--threads N]\n"
+    "                              [--cipher aes-256-gcm|chacha20-poly1305]\n"
     "\n"
     "A small HTTP/1.1 service for the simulated enclave:\n"
     "  GET /health                         200 \"ok\"\n"
@@ -35,13 +36,15 @@ constexpr const char* kUsage =
     "  --listen HOST:PORT    where to listen (default 127.0.0.1:8080; port 0 picks a free port)\n"
     "  --address-file FILE   write the bound HOST:PORT here (atomically) once listening\n"
     "  --proxy HOST:PORT     the egress CONNECT proxy (default: $HTTPS_PROXY or $https_proxy)\n"
-    "  --threads N           io threads (default 1)\n";
+    "  --threads N           io threads (default 1)\n"
+    "  --cipher NAME         POST /encrypt's AEAD unless ?cipher= says otherwise (default aes-256-gcm)\n";
 
 struct Options {
   std::string listen = "127.0.0.1:8080";
   std::string address_file;
   std::optional<ProxyAddress> proxy;
   unsigned threads = 1;
+  porthole::loadtest::FieldAlgorithm cipher = porthole::loadtest::FieldAlgorithm::Aes256Gcm;
 };
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -69,6 +72,10 @@ Options parse(int argc, char** argv) {
       o.address_file = value;
     } else if (arg == "--proxy") {
       proxy_text = value;
+    } else if (arg == "--cipher") {
+      const auto parsed = porthole::loadtest::parse_field_algorithm(value);
+      if (!parsed) usage_error("--cipher: '" + value + "' must be aes-256-gcm or chacha20-poly1305");
+      o.cipher = *parsed;
     } else if (arg == "--threads") {
       auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), o.threads);
       if (ec != std::errc() || p != value.data() + value.size() || o.threads < 1 || o.threads > 256) {
@@ -113,7 +120,7 @@ int main(int argc, char** argv) {
     boost::asio::io_context io(static_cast<int>(options.threads));
     // Before anything is announced, so a signal right after the address file appears is not lost.
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-    porthole::loadtest::WorkloadRoutes routes(options.proxy);
+    porthole::loadtest::WorkloadRoutes routes(options.proxy, options.cipher);
     porthole::loadtest::HttpServer server(io, listen_endpoint(options.listen), porthole::loadtest::ServerLimits{},
                                           routes);
     const auto bound = server.local_endpoint();

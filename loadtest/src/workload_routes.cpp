@@ -16,7 +16,7 @@ namespace {
 
 constexpr std::uint64_t kMaxPayload = 64ull * 1024 * 1024;
 constexpr std::uint64_t kMaxDelayMs = 60000;
-constexpr const char* kRoutes[] = {"/health", "/echo", "/payload", "/egress", "/metrics"};
+constexpr const char* kRoutes[] = {"/health", "/echo", "/payload", "/egress", "/encrypt", "/metrics"};
 
 Response text(unsigned status, std::string body) { return {status, "text/plain; charset=utf-8", std::move(body), {}, 0}; }
 Response json(unsigned status, std::string body) { return {status, "application/json", std::move(body) + "\n", {}, 0}; }
@@ -102,8 +102,9 @@ std::optional<ProxyAddress> parse_proxy(std::string text) {
   return ProxyAddress{text.substr(0, colon), text.substr(colon + 1)};
 }
 
-WorkloadRoutes::WorkloadRoutes(std::optional<ProxyAddress> proxy)
+WorkloadRoutes::WorkloadRoutes(std::optional<ProxyAddress> proxy, FieldAlgorithm cipher)
     : proxy_(std::move(proxy)),
+      default_cipher_(cipher),
       requests_(prometheus::BuildCounter()
                     .Name("demo_requests_total")
                     .Help("Requests the demo workload answered, by path and status code.")
@@ -134,7 +135,13 @@ void WorkloadRoutes::handle(const Request& request, const boost::asio::any_io_ex
   const auto route = route_of(request);
   const auto method = request.method();
   const bool get = method == http::verb::get;
-  if (route == "other") return respond(text(404, "not found; try /health, /echo, /payload, /egress or /metrics\n"));
+  if (route == "other") {
+    return respond(text(404, "not found; try /health, /echo, /payload, /egress, /encrypt or /metrics\n"));
+  }
+  if (route == "/encrypt") {
+    if (method != http::verb::post) return respond(text(405, "only POST\n"));
+    return encrypt(request, std::move(respond));
+  }
   if (route == "/echo") {
     if (!get && method != http::verb::post) return respond(text(405, "only GET and POST\n"));
     Response r{200, "application/octet-stream", request.body(), {{"x-echo-method", std::string(request.method_string())}}, 0};
@@ -165,6 +172,22 @@ void WorkloadRoutes::payload(const Request& request, const boost::asio::any_io_e
   timer->async_wait([timer, r = std::move(r), respond = std::move(respond)](const boost::system::error_code&) mutable {
     respond(std::move(r));
   });
+}
+
+// POST /encrypt[?cipher=aes-256-gcm|chacha20-poly1305] (default: --cipher): {"fields": {"name": "value", ...}} back
+// with every field value sealed (base64 of nonce | ciphertext | tag). Errors never echo the body.
+void WorkloadRoutes::encrypt(const Request& request, Respond respond) {
+  const auto query = query_of(request.target());
+  auto algorithm = default_cipher_;
+  if (const auto it = query.find("cipher"); it != query.end()) {
+    const auto parsed = parse_field_algorithm(it->second);
+    if (!parsed) return respond(json(400, "{\"error\":\"cipher must be aes-256-gcm or chacha20-poly1305\"}"));
+    algorithm = *parsed;
+  }
+  std::string error;
+  auto body = cipher_.encrypt_document(algorithm, request.body(), error);
+  if (!body) return respond(json(400, "{\"error\":" + json_string(error) + "}"));
+  respond(json(200, std::move(*body)));
 }
 
 void WorkloadRoutes::egress(const Request& request, const boost::asio::any_io_executor& executor, Respond respond) {

@@ -1,4 +1,4 @@
-// The demo workload's endpoints: /health, /echo, /payload, /egress and /metrics, with
+// The demo workload's endpoints: /health, /echo, /payload, /egress, /encrypt and /metrics, with
 // demo_requests_total{path,code} and demo_request_duration_seconds{path} for every request.
 #pragma once
 
@@ -11,6 +11,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include "field_cipher.hpp"
 #include "http_types.hpp"
 
 namespace porthole::loadtest {
@@ -25,7 +26,8 @@ std::optional<ProxyAddress> parse_proxy(std::string text);
 
 class WorkloadRoutes : public RequestHandler {
  public:
-  explicit WorkloadRoutes(std::optional<ProxyAddress> proxy);
+  // `cipher`: what POST /encrypt uses when the request names none.
+  explicit WorkloadRoutes(std::optional<ProxyAddress> proxy, FieldAlgorithm cipher = FieldAlgorithm::Aes256Gcm);
 
   void handle(const Request& request, const boost::asio::any_io_executor& executor, Respond respond) override;
   void observe(const std::string& route, unsigned status, double seconds) override;
@@ -34,8 +36,11 @@ class WorkloadRoutes : public RequestHandler {
  private:
   void payload(const Request& request, const boost::asio::any_io_executor& executor, Respond respond);
   void egress(const Request& request, const boost::asio::any_io_executor& executor, Respond respond);
+  void encrypt(const Request& request, Respond respond);
 
   std::optional<ProxyAddress> proxy_;
+  FieldCipher cipher_;  // keys generated at start, never logged
+  FieldAlgorithm default_cipher_;
   std::shared_ptr<prometheus::Registry> registry_ = std::make_shared<prometheus::Registry>();
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Histogram>& durations_;

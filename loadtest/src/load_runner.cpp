@@ -1,0 +1,181 @@
+#include "load_runner.hpp"
+
+#include <ctime>
+#include <memory>
+#include <stdexcept>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "connection_loop.hpp"
+#include "porthole/common/asio_time.hpp"
+
+namespace porthole::loadtest {
+
+namespace asio = boost::asio;
+using std::chrono::nanoseconds;
+
+namespace {
+
+constexpr auto kSweepEvery = std::chrono::milliseconds(50);
+
+struct RunClock {
+  MonoTime start;          // t=0, warm-up begins
+  MonoTime measure_start;  // warm-up ends
+  MonoTime end;            // nothing intended at or after this is sent
+  MonoTime drain_deadline;
+};
+
+// One thread: its io_context, connections and stats.
+class LoadWorker {
+ public:
+  LoadWorker(const RunConfig& config, const std::vector<PreparedRequest>& requests, const RunClock& clock,
+             std::vector<unsigned> connection_ids, LiveCounters* live, const std::atomic<bool>& stop)
+      : config_(config),
+        requests_(requests),
+        clock_(clock),
+        stop_(stop),
+        time_(io_.get_executor()),
+        recorder_(stats_, live, clock.measure_start, config.late_threshold),
+        sweep_(io_) {
+    std::vector<unsigned> weights;
+    for (const auto& t : config.scenario.requests) weights.push_back(t.weight);
+    for (unsigned c : connection_ids) {
+      auto conn = std::make_unique<Connection>(io_, config.target, weights);
+      ConnectionPlan plan;
+      plan.start = clock.start;
+      plan.end = clock.end;
+      if (config.rate > 0) plan.schedule.emplace(config.rate, config.connections, c, config.jitter, config.seed);
+      if (config.requests) plan.max_requests = share_of_total(*config.requests, config.connections, c);
+      auto* raw = conn.get();
+      conn->loop = std::make_unique<ConnectionLoop>(
+          time_, conn->exchange, recorder_, plan,
+          [this, raw](std::uint64_t) -> const PreparedRequest& { return requests_[raw->picker.next()]; },
+          [this] { ++finished_; });
+      connections_.push_back(std::move(conn));
+    }
+  }
+
+  void set_timeline_interval(nanoseconds interval) { stats_.timeline_interval = interval; }
+
+  void run() {
+    asio::post(io_, [this] {
+      for (auto& c : connections_) c->loop->start();
+      sweep();
+    });
+    io_.run();
+  }
+
+  RunStats& stats() { return stats_; }
+
+ private:
+  struct Connection {
+    Connection(asio::io_context& io, const ExchangeTarget& target, const std::vector<unsigned>& weights)
+        : exchange(io, target), picker(weights) {}
+    SocketExchange exchange;
+    WeightedPicker picker;
+    std::unique_ptr<ConnectionLoop> loop;
+  };
+
+  // Every 50 ms: per-request timeouts, the drain deadline and interruption; stops when every
+  // connection is done so io_.run() returns.
+  void sweep() {
+    if (finished_ == connections_.size()) return;
+    const MonoTime now = time_.now();
+    const bool abort = stop_.load(std::memory_order_relaxed) || now >= clock_.drain_deadline;
+    for (auto& c : connections_) {
+      if (abort) {
+        c->loop->abort();
+      } else if (c->loop->in_flight() && now - c->loop->in_flight_since() > config_.timeout) {
+        c->exchange.cancel(RequestError::Timeout);
+      }
+    }
+    if (finished_ == connections_.size()) return;
+    sweep_.expires_after(kSweepEvery);
+    sweep_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) sweep();
+    });
+  }
+
+  const RunConfig& config_;
+  const std::vector<PreparedRequest>& requests_;
+  RunClock clock_;
+  const std::atomic<bool>& stop_;
+  // Only this worker's thread ever touches its io_context: no locking in the reactor.
+  asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
+  AsioTimeSource time_;
+  RunStats stats_;
+  RunRecorder recorder_;
+  asio::steady_timer sweep_;
+  std::vector<std::unique_ptr<Connection>> connections_;
+  std::size_t finished_ = 0;
+};
+
+std::string rfc3339_now() {
+  const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace
+
+nanoseconds timeline_interval_for(nanoseconds expected) {
+  const nanoseconds one = std::chrono::seconds(1);
+  const auto secs = (expected + one - nanoseconds(1)) / one;  // ceil
+  const auto per_point = (secs + 599) / 600;
+  return one * std::max<std::int64_t>(1, per_point);
+}
+
+RunResult run_load(const RunConfig& config, LiveCounters* live, const std::atomic<bool>& stop) {
+  if (config.connections == 0 || config.threads == 0 || config.threads > config.connections) {
+    throw std::invalid_argument("need 1 <= threads <= connections");
+  }
+  if (!config.duration && !config.requests) throw std::invalid_argument("give a duration or a request count");
+  if (config.rate < 0) throw std::invalid_argument("rate must be >= 0");
+  if (config.scenario.requests.empty()) throw std::invalid_argument("the scenario has no requests");
+  const auto requests = prepare_requests(config.scenario, config.host_header);
+
+  RunClock clock;
+  // A short lead so every thread is running before the first intended send time.
+  clock.start = MonoClock::now() + std::chrono::milliseconds(20);
+  clock.measure_start = clock.start + config.warmup;
+  clock.end = config.duration ? clock.measure_start + *config.duration : MonoTime::max();
+  clock.drain_deadline = config.duration ? clock.end + config.timeout : MonoTime::max();
+  nanoseconds expected = config.duration.value_or(std::chrono::seconds(1));
+  if (!config.duration && config.rate > 0) {
+    expected = nanoseconds(static_cast<std::int64_t>(1e9 * static_cast<double>(*config.requests) / config.rate));
+  }
+
+  std::vector<std::unique_ptr<LoadWorker>> workers;
+  for (unsigned w = 0; w < config.threads; ++w) {
+    std::vector<unsigned> ids;
+    for (unsigned c = w; c < config.connections; c += config.threads) ids.push_back(c);
+    workers.push_back(std::make_unique<LoadWorker>(config, requests, clock, std::move(ids), live, stop));
+    workers.back()->set_timeline_interval(timeline_interval_for(expected));
+  }
+  RunResult result;
+  result.started_at = rfc3339_now();
+  result.target_rate = config.rate;
+  std::vector<std::thread> threads;
+  for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
+  for (auto& t : threads) t.join();
+  const MonoTime finished = MonoClock::now();
+
+  result.stats.timeline_interval = timeline_interval_for(expected);
+  for (auto& w : workers) result.stats.merge(w->stats());
+  result.interrupted = stop.load();
+  // The measurement window: the configured duration, or up to the last response (count mode)
+  // or the interruption.
+  nanoseconds window = config.duration.value_or(nanoseconds(result.stats.last_done_ns));
+  if (result.interrupted) window = std::min<nanoseconds>(window, finished - clock.measure_start);
+  result.measured_seconds = std::max(0.0, std::chrono::duration<double>(window).count());
+  result.achieved_rate =
+      result.measured_seconds > 0 ? static_cast<double>(result.stats.completed) / result.measured_seconds : 0;
+  return result;
+}
+
+}  // namespace porthole::loadtest

@@ -1,0 +1,13 @@
+// The self-contained HTML report: summary tables, the latency percentile spectrum and
+// throughput/latency over time as inline SVG. No scripts, fonts or links to fetch.
+#pragma once
+
+#include <string>
+
+#include "report.hpp"
+
+namespace porthole::loadtest {
+
+std::string report_to_html(const Report& report);
+
+}  // namespace porthole::loadtest
