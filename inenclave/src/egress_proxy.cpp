@@ -250,7 +250,8 @@ void EgressProxy::open_stream(const std::shared_ptr<Conn>& c) {
             auto tracked = c->tracked;
             auto release = c->release;
             relay::StreamRelay::create(std::move(c->client), std::move(c->parent), time_,
-                                       {config_.egress.buffer_bytes, config_.egress.idle_timeout, &pipes_}, tracked->progress(),
+                                       {config_.egress.buffer_bytes, config_.egress.idle_timeout, &pipes_, nullptr},
+                               tracked->progress(),
                                        [tracked, release](const relay::RelayResult& r) { tracked->count_end(r); })
                 ->start(std::move(c->from_client), std::move(to_client));
           });

@@ -74,7 +74,7 @@ void StreamRelay::start(std::string to_b, std::string to_a) {
   boost::system::error_code ignored;
   a_.non_blocking(true, ignored);
   b_.non_blocking(true, ignored);
-  if (options_.pipes && options_.pipes->enabled()) up_->splice = down_->splice = true;
+  if (options_.pipes && options_.pipes->enabled() && !options_.observer) up_->splice = down_->splice = true;
   arm_idle();
   for (auto [d, initial] : {std::pair{up_.get(), &to_b}, std::pair{down_.get(), &to_a}}) {
     if (initial->empty()) {
@@ -119,6 +119,16 @@ void StreamRelay::copy_now(Direction& d) {
   last_activity_ = time_.now();
   if (progress_) progress_(d.upstream, n);
   (d.upstream ? result_.bytes_upstream : result_.bytes_downstream) += n;
+  if (options_.observer) {
+    std::string out;
+    options_.observer->on_bytes(d.upstream, {d.buffer.get(), n}, out);
+    if (out.empty()) {
+      // Held back (an incomplete HTTP head): read on, from the io loop, not recursively.
+      return boost::asio::post(d.from.get_executor(), [self = shared_from_this(), &d] { self->read_now(d); });
+    }
+    d.pending = std::move(out);
+    return write(d, 0);
+  }
   write(d, n);
 }
 
@@ -279,6 +289,7 @@ void StreamRelay::finish(RelayEnd end) {
   result_.end = end;
   auto done = std::move(done_);
   if (done) done(result_);
+  if (options_.observer) options_.observer->on_end(result_);
 }
 
 }  // namespace porthole::relay

@@ -192,7 +192,8 @@ void EgressDialer::connect(const std::shared_ptr<Conn>& c, std::vector<tcp::endp
     auto ok = relay::encode_egress_reply({relay::EgressStatus::Ok, ""});
     auto release = c->release;
     relay::StreamRelay::create(std::move(c->agent), std::move(c->target), time_,
-                               {config_.egress.buffer_bytes, config_.egress.idle_timeout, &pipes_}, tracked->progress(),
+                               {config_.egress.buffer_bytes, config_.egress.idle_timeout, &pipes_, nullptr},
+                               tracked->progress(),
                                [tracked, release](const relay::RelayResult& r) { tracked->count_end(r); })
         ->start(std::move(c->payload), std::move(ok));
   });

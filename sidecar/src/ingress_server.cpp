@@ -125,7 +125,8 @@ void IngressServer::on_accepted(Listener& l, relay::Stream client) {
                          auto tracked = p->tracked;
                          auto relay = relay::StreamRelay::create(
                              std::move(p->client), std::move(p->enclave), time_,
-                             {config_.ingress.buffer_bytes, config_.ingress.idle_timeout, &pipes_}, tracked->progress(),
+                             {config_.ingress.buffer_bytes, config_.ingress.idle_timeout, &pipes_, nullptr},
+                               tracked->progress(),
                              [tracked, active](const relay::RelayResult& r) {
                                tracked->count_end(r);
                                --*active;

@@ -56,7 +56,7 @@ class StreamRelayTest : public ::testing::TestWithParam<Mode> {
     auto [relay_b, server] = pair();
     client_ = std::move(client);
     server_ = std::move(server);
-    relay_ = StreamRelay::create(std::move(relay_a), std::move(relay_b), time_, {4096, seconds(10), &*pipes_},
+    relay_ = StreamRelay::create(std::move(relay_a), std::move(relay_b), time_, {4096, seconds(10), &*pipes_, nullptr},
                                  [this](bool up, std::size_t n) { (up ? up_bytes_ : down_bytes_) += n; },
                                  [this](const RelayResult& r) { result_ = r; });
   }

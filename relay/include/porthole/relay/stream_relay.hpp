@@ -8,13 +8,16 @@
 //     reader stalls its writer through TCP/vsock flow control instead of growing memory;
 //   - splice(2) when given a PipePool: bytes go socket -> pipe -> socket without entering user
 //     space, the pipe held (like the buffer) only while bytes are in flight. A socket pair the
-//     kernel cannot splice, or an exhausted pool, falls back to the buffer copy.
+//     kernel cannot splice, or an exhausted pool, falls back to the buffer copy;
+//   - an optional StreamObserver sees (and may edit) the bytes as they pass — how the agent
+//     records HTTP spans at ingress; a stream with an observer is copied, never spliced.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "porthole/common/time.hpp"
 #include "porthole/relay/pipe_pool.hpp"
@@ -22,10 +25,25 @@
 
 namespace porthole::relay {
 
+struct RelayResult;
+
+// Sees the bytes of a relayed stream as they pass, and may edit them (e.g. add a header). Called
+// on the relay's executor, never concurrently for one relay.
+class StreamObserver {
+ public:
+  virtual ~StreamObserver() = default;
+  // `data` was read from one end (upstream: from a, the originator); append to `out` what the
+  // other end gets — normally `data` itself. Bytes held back must be bounded and appended later.
+  virtual void on_bytes(bool upstream, std::string_view data, std::string& out) = 0;
+  // The stream ended (after the Done callback's result is known).
+  virtual void on_end(const RelayResult& result) = 0;
+};
+
 struct RelayOptions {
   std::size_t buffer_bytes = 64 * 1024;
   Duration idle_timeout = std::chrono::minutes(5);
   PipePool* pipes = nullptr;  // splice through these when set and enabled
+  std::shared_ptr<StreamObserver> observer;  // sees every byte; turns splice off
 };
 
 enum class RelayEnd { Closed, Reset, IdleTimeout, Aborted };
@@ -45,7 +63,8 @@ class StreamRelay : public std::enable_shared_from_this<StreamRelay> {
 
   static std::shared_ptr<StreamRelay> create(Stream a, Stream b, TimeSource& time, RelayOptions options,
                                              Progress progress, Done done);
-  // `to_b` / `to_a`: bytes already read from a / b (behind a header) to deliver first.
+  // `to_b` / `to_a`: bytes already read from a / b (behind a header) to deliver first, as given:
+  // the observer does not see them (the caller shows them to it if it should).
   void start(std::string to_b = {}, std::string to_a = {});
   void abort();  // resets both ends now
   ~StreamRelay();
