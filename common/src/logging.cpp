@@ -69,6 +69,7 @@ struct Registry {
   std::string process = "porthole";
   spdlog::sink_ptr sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   std::map<std::string, std::shared_ptr<spdlog::logger>> loggers;
+  std::vector<spdlog::sink_ptr> extra_sinks;  // add_log_sink()
 
   void apply(spdlog::logger& l) {
     auto it = config.levels.find(l.name());
@@ -105,9 +106,17 @@ std::shared_ptr<spdlog::logger> logger(const std::string& component) {
   auto it = r.loggers.find(component);
   if (it != r.loggers.end()) return it->second;
   auto l = std::make_shared<spdlog::logger>(component, r.sink);
+  for (const auto& extra : r.extra_sinks) l->sinks().push_back(extra);
   r.apply(*l);
   r.loggers.emplace(component, l);
   return l;
+}
+
+void add_log_sink(spdlog::sink_ptr sink) {
+  auto& r = registry();
+  std::lock_guard lock(r.mutex);
+  r.extra_sinks.push_back(sink);
+  for (auto& [name, l] : r.loggers) l->sinks().push_back(sink);
 }
 
 bool parse_log_level(std::string_view name, spdlog::level::level_enum& out) {

@@ -1,4 +1,5 @@
 #include "porthole/agent/config.hpp"
+#include "porthole/agent/http_observer.hpp"
 
 #include "porthole/common/shutdown.hpp"
 #include "porthole/relay/allowlist.hpp"
@@ -37,6 +38,19 @@ AgentIngressConfig read_ingress_config(ConfigNode node) {
     rc.target = r.string("target", "");
     check_host_port(r, "target", rc.target, false);
     rc.proxy_protocol = r.boolean("proxy_protocol", rc.proxy_protocol);
+    rc.protocol = r.string("protocol", rc.protocol);
+    if (rc.protocol != "tcp" && rc.protocol != "http1") {
+      r.fail("protocol", "'" + rc.protocol + "' must be tcp (bytes as they are) or http1 (HTTP/1.1 spans and metrics)");
+    }
+    rc.http_routes = r.strings("http_routes", rc.http_routes);
+    for (std::size_t i = 0; i < rc.http_routes.size(); ++i) {
+      if (auto why = RouteTemplates::validate(rc.http_routes[i]); !why.empty()) {
+        r.fail("http_routes", "entry " + std::to_string(i) + " '" + rc.http_routes[i] + "' " + why +
+                                  " (templates look like /users/{id} or /static/*)");
+      }
+    }
+    if (!rc.http_routes.empty() && rc.protocol != "http1") r.fail("http_routes", "needs protocol: http1");
+    rc.service_name = r.string("service_name", rc.service_name);
     r.reject_unknown_keys();
     c.routes.push_back(std::move(rc));
   }
@@ -86,6 +100,9 @@ AgentConfig read_agent_config(const YAML::Node& yaml, const std::string& source)
   c.ingress = read_ingress_config(root.map("ingress"));
   c.egress = read_egress_config(root.map("egress"));
   c.ntp = ntp::read_agent_ntp_config(root.map("ntp"));
+  c.telemetry = read_agent_telemetry_config(root.map("telemetry"));
+  c.workload = read_workload_config(root.map("workload"));
+  c.workload_metrics = read_workload_metrics_config(root.map("workload_metrics"));
   c.logging = read_logging_config(root.map("logging"));
   c.drain_timeout = read_shutdown_config(root.map("shutdown"));
   root.reject_unknown_keys();
@@ -114,6 +131,7 @@ boundary:
   control_port: 7000
   ntp_port: 7003
   egress_port: 7002
+  telemetry_port: 7001
   ingress_port: 8000
   # SO_VM_SOCKETS_BUFFER_SIZE for vsock connections.
   vsock_buffer_bytes: 1MiB
@@ -136,6 +154,9 @@ ingress:
   # Where connections from each sidecar listener go inside the enclave, e.g.
   #   routes: [{listener: web, target: "127.0.0.1:8080", proxy_protocol: false}]
   # proxy_protocol: true passes a PROXY v2 header (the real client address) to the workload.
+  # protocol: http1 records an HTTP server span and RED metrics per request and injects
+  # traceparent (docs/telemetry-http.md); http_routes: ["/users/{id}"] names http.route;
+  # service_name: the spans' service.name (default: the listener name).
   routes: []
   # The sidecar's PROXY v2 header must arrive within this time.
   header_timeout: 5s
@@ -195,6 +216,77 @@ ntp:
     adjust_clock: true
     runtime_dir: /run/porthole/chrony
     config_template: /etc/porthole/chrony.conf.in
+
+telemetry:
+  # Spans and logs from the workload, filtered by the policy, batched and sent to the sidecar
+  # on boundary.telemetry_port (docs/telemetry.md). false: no receiver, no channel.
+  enabled: true
+  # The OTLP/HTTP receiver (POST /v1/traces and /v1/logs, protobuf or JSON, gzip allowed);
+  # "" = none (other sources, such as the workload supervisor's log capture, still ship).
+  otlp_listen: 127.0.0.1:4318
+  # Larger request bodies get 413, before and after gzip decompression.
+  max_request_bytes: 4MiB
+  max_connections: 64
+  # A request must arrive within this time; an idle keep-alive connection is closed after it.
+  request_timeout: 30s
+  channel:
+    # The largest batch frame; a bigger batch is sent in parts.
+    max_frame_bytes: 4MiB
+    # none or gzip (docs/telemetry.md has the measurement behind the default).
+    compression: none
+  # OpenTelemetry BatchSpanProcessor knobs, one set per signal.
+  batch:
+    spans:
+      max_queue_size: 2048
+      max_export_batch_size: 512
+      scheduled_delay: 5s
+      export_timeout: 30s
+      max_queue_bytes: 16MiB
+    logs:
+      max_queue_size: 2048
+      max_export_batch_size: 512
+      scheduled_delay: 5s
+      export_timeout: 30s
+      max_queue_bytes: 16MiB
+  # What may leave the enclave (docs/telemetry-policy.md). Missing keys keep their defaults:
+  # the allow/deny lists of span_attributes, resource_attributes, log_attributes,
+  # metric_names and metric_labels are listed there.
+  policy:
+    log_bodies: false
+    span_status_messages: false
+    max_value_bytes: 1KiB
+    max_series_per_family: 2000
+
+workload:
+  # Run the workload as a supervised child (docs/workload.md); [] = the agent runs nothing.
+  # e.g. command: [/usr/bin/my-service, --port, "8080"] (no shell unless you write one).
+  command: []
+  # Added to (and overriding) the agent's environment, e.g. {HTTPS_PROXY: "http://127.0.0.1:3128"}.
+  env: {}
+  # "" = the agent's working directory.
+  working_dir: ""
+  # never, on-failure (non-zero status or a signal) or always.
+  restart: on-failure
+  # Delays before a restart: exponential from initial to max, with jitter.
+  restart_backoff:
+    initial: 1s
+    max: 1m
+  # On shutdown: SIGTERM to the workload's process group, SIGKILL after this.
+  stop_timeout: 10s
+  # service.name of the log records made from its stdout and stderr lines.
+  service_name: workload
+  # Longer lines are split into pieces of this size (and counted).
+  max_line_bytes: 16KiB
+
+workload_metrics:
+  # Prometheus endpoints inside the enclave, relayed through the sidecar's /metrics after the
+  # telemetry policy, e.g.
+  #   targets: [{name: app, url: "http://127.0.0.1:8080/metrics", interval: 15s, timeout: 5s}]
+  targets: []
+  # A larger response fails the scrape (the snapshot must fit in control.max_frame_bytes).
+  max_bytes: 1MiB
+  # A failed target's last good snapshot is relayed for at most this long; 0s = forever.
+  max_staleness: 1m
 
 logging:
   # text or json (one JSON object per line).

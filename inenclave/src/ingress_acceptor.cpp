@@ -20,15 +20,28 @@ namespace {
 }  // namespace
 
 IngressAcceptor::IngressAcceptor(boost::asio::any_io_executor executor, TimeSource& time, const AgentConfig& config,
-                                 prometheus::Registry& registry)
+                                 prometheus::Registry& registry, telemetry::SpanProcessor* spans)
     : executor_(std::move(executor)),
       time_(time),
       config_(config),
       log_(logger("ingress")),
       metrics_(registry, "enclave", "ingress"),
       pipes_(registry, "enclave", "ingress", {static_cast<std::size_t>(config.ingress.splice_pipes), 64, config.ingress.buffer_bytes}),
-      unrouted_(metrics_.route("unrouted")) {
-  for (const auto& r : config_.ingress.routes) metrics_.route(r.listener);
+      unrouted_(metrics_.route("unrouted")),
+      http_metrics_(registry) {
+  for (const auto& r : config_.ingress.routes) {
+    metrics_.route(r.listener);
+    if (r.protocol != "http1") continue;
+    auto origin = std::make_shared<telemetry::ItemOrigin>();
+    origin->resource.attributes.push_back(
+        {"service.name", telemetry::AnyValue(r.service_name.empty() ? r.listener : r.service_name)});
+    origin->scope.name = "porthole.ingress";
+    origin->scope.version = PORTHOLE_VERSION;
+    http_routes_[r.listener] = HttpRoute{
+        RouteTemplates(r.http_routes),
+        std::make_unique<telemetry::Tracer>(std::move(origin), spans ? *spans : discard_spans_, time_),
+        &http_metrics_.route(r.listener)};
+  }
 }
 
 IngressAcceptor::~IngressAcceptor() { stop(); }
@@ -107,6 +120,14 @@ void IngressAcceptor::on_accepted(relay::Stream stream) {
         c->tracked = std::make_shared<relay::TrackedConnection>(metrics, time_);
         std::string payload = h.bytes.substr(h.consumed);
         c->tracked->count_bytes(true, payload.size());
+        std::shared_ptr<HttpObserver> observer;
+        if (auto it = http_routes_.find(route->listener); it != http_routes_.end()) {
+          auto& h = it->second;
+          observer = std::make_shared<HttpObserver>(*h.tracer, h.templates, *h.metrics, time_);
+          std::string observed;
+          if (!payload.empty()) observer->on_bytes(true, payload, observed);
+          payload = std::move(observed);
+        }
         std::string to_workload = route->proxy_protocol ? relay::encode_proxy_v2(c->header) : std::string();
         to_workload += payload;
         c->timer = time_.make_timer();
@@ -115,7 +136,7 @@ void IngressAcceptor::on_accepted(relay::Stream stream) {
           c->workload.close(ignored);
         });
         relay::async_connect(c->workload, relay::tcp_endpoint(route->target),
-                             [this, c, release, &metrics, to_workload = std::move(to_workload)](
+                             [this, c, release, &metrics, observer, to_workload = std::move(to_workload)](
                                  const boost::system::error_code& ec) mutable {
                                c->timer->cancel();
                                if (ec) {
@@ -124,6 +145,7 @@ void IngressAcceptor::on_accepted(relay::Stream stream) {
                                  log_->warn("ingress: the workload at {} is unreachable: {}", c->header.listener,
                                             ec.message());
                                  relay::reset_on_close(c->from_parent);
+                                 if (observer) observer->on_end(relay::RelayResult{relay::RelayEnd::Aborted});
                                  return;
                                }
                                relay::apply_stream_options(c->workload, relay::TransportKind::Tcp, {});
@@ -131,7 +153,8 @@ void IngressAcceptor::on_accepted(relay::Stream stream) {
                                auto tracked = c->tracked;
                                relay::StreamRelay::create(
                                    std::move(c->from_parent), std::move(c->workload), time_,
-                                   {config_.ingress.buffer_bytes, config_.ingress.idle_timeout, &pipes_}, tracked->progress(),
+                                   {config_.ingress.buffer_bytes, config_.ingress.idle_timeout, &pipes_, observer},
+                                   tracked->progress(),
                                    [tracked, release](const relay::RelayResult& r) { tracked->count_end(r); })
                                    ->start(std::move(to_workload));
                              });

@@ -22,10 +22,12 @@ BoundaryConfig read_boundary_config(ConfigNode node) {
   c.ntp_port = static_cast<std::uint32_t>(node.integer("ntp_port", c.ntp_port, 1, 0xFFFFFFFEll));
   c.egress_port = static_cast<std::uint32_t>(node.integer("egress_port", c.egress_port, 1, 0xFFFFFFFEll));
   c.ingress_port = static_cast<std::uint32_t>(node.integer("ingress_port", c.ingress_port, 1, 0xFFFFFFFEll));
+  c.telemetry_port = static_cast<std::uint32_t>(node.integer("telemetry_port", c.telemetry_port, 1, 0xFFFFFFFEll));
   const std::pair<const char*, std::uint32_t> ports[] = {{"control_port", c.control_port},
                                                          {"ntp_port", c.ntp_port},
                                                          {"egress_port", c.egress_port},
-                                                         {"ingress_port", c.ingress_port}};
+                                                         {"ingress_port", c.ingress_port},
+                                                         {"telemetry_port", c.telemetry_port}};
   for (std::size_t i = 0; i < std::size(ports); ++i) {
     if (c.transport.kind == TransportKind::Tcp && ports[i].second > 65535) {
       node.fail(ports[i].first, "must be 1..65535 with the tcp transport");

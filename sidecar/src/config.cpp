@@ -100,6 +100,7 @@ SidecarConfig read_sidecar_config(const YAML::Node& yaml, const std::string& sou
   c.ingress = read_ingress_config(root.map("ingress"));
   c.egress = read_egress_config(root.map("egress"));
   c.ntp = ntp::read_sidecar_ntp_config(root.map("ntp"));
+  c.telemetry = read_sidecar_telemetry_config(root.map("telemetry"));
   c.logging = read_logging_config(root.map("logging"));
   c.drain_timeout = read_shutdown_config(root.map("shutdown"));
   root.reject_unknown_keys();
@@ -130,6 +131,7 @@ boundary:
   control_port: 7000
   ntp_port: 7003
   egress_port: 7002
+  telemetry_port: 7001
   ingress_port: 8000
   # SO_VM_SOCKETS_BUFFER_SIZE for vsock connections.
   vsock_buffer_bytes: 1MiB
@@ -203,6 +205,42 @@ ntp:
   max_outstanding: 64
   # Consecutive timeouts before the upstream is marked down and the next one is used.
   failover_after: 3
+
+telemetry:
+  # Accept the agent's span and log batches on boundary.telemetry_port (docs/telemetry.md).
+  enabled: true
+  # A larger frame from the agent closes the channel.
+  max_frame_bytes: 4MiB
+  # A batch's OTLP protobuf, after gzip decompression, at most (larger: rejected).
+  max_batch_bytes: 16MiB
+  # One OTLP/JSON object per span or log record per line; "-" = stdout, "" = off.
+  jsonl_path: ""
+  # Rotate the file before it grows past this (0 = never; logrotate + SIGHUP also works).
+  jsonl_rotate_bytes: 0
+  jsonl_keep_files: 3
+  # The OTLP/HTTP exporter to a collector; endpoint "" turns it off.
+  otlp:
+    # Base URL (http:// only); signals go to endpoint + /v1/traces and /v1/logs.
+    endpoint: ""
+    # Per-signal URLs used as they are; "" derives them from endpoint.
+    traces_endpoint: ""
+    logs_endpoint: ""
+    metrics_endpoint: ""
+    # Extra request headers, e.g. {authorization: "Bearer ..."}; never logged.
+    headers: {}
+    # protobuf or json; none or gzip.
+    encoding: protobuf
+    compression: none
+    # One attempt (connect, write, response) at most.
+    timeout: 10s
+    # Requests waiting or being retried, at most (beyond: dropped, buffer_full).
+    max_queue_bytes: 16MiB
+    max_queue_requests: 1024
+    # Retries of 429/502/503/504 and connection errors: exponential backoff with jitter,
+    # or the collector's Retry-After; a request is given up after max_elapsed.
+    initial_backoff: 1s
+    max_backoff: 30s
+    max_elapsed: 5m
 
 logging:
   # text or json (one JSON object per line).

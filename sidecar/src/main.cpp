@@ -21,6 +21,10 @@
 #include "porthole/sidecar/egress_dialer.hpp"
 #include "porthole/sidecar/ingress_server.hpp"
 #include "porthole/sidecar/metrics_endpoint.hpp"
+#include "porthole/sidecar/telemetry_forwarder.hpp"
+#include "porthole/sidecar/telemetry_server.hpp"
+#include "porthole/telemetry/jsonl_file_writer.hpp"
+#include "porthole/telemetry/otlp_http_exporter.hpp"
 
 namespace {
 
@@ -71,12 +75,47 @@ int run(const porthole::sidecar::SidecarConfig& config) {
     ntp_forwarder.emplace(io.get_executor(), time, config.ntp, listen_on, config.boundary.stream, registry);
   }
 
+  // Telemetry: the agent's span/log batches -> OTLP/HTTP collector and/or JSON-lines file.
+  std::optional<telemetry::OtlpHttpExporter> otlp_exporter;
+  std::optional<telemetry::JsonlFileWriter> jsonl_writer;
+  std::optional<sidecar::TelemetryForwarder> telemetry_forwarder;
+  std::optional<sidecar::TelemetryServer> telemetry_server;
+  bool exporter_drained = true;
+  if (config.telemetry.enabled) {
+    try {
+      if (config.telemetry.otlp.enabled()) {
+        telemetry::OtlpHttpExporter::Options options;
+        options.on_response = [&](telemetry::OtlpSignal signal, unsigned status, std::string_view body) {
+          if (telemetry_forwarder) telemetry_forwarder->on_collector_response(signal, status, body);
+        };
+        otlp_exporter.emplace(io.get_executor(), time, registry, config.telemetry.otlp, std::move(options));
+      }
+      if (!config.telemetry.jsonl_path.empty()) {
+        telemetry::JsonlFileWriterConfig jc;
+        jc.path = config.telemetry.jsonl_path;
+        jc.rotate_bytes = config.telemetry.jsonl_rotate_bytes;
+        jc.keep_files = config.telemetry.jsonl_keep_files;
+        jsonl_writer.emplace(jc);
+      }
+    } catch (const std::exception& e) {
+      logger("main")->critical("cannot start: telemetry: {}", e.what());
+      return 1;
+    }
+    telemetry_forwarder.emplace(otlp_exporter ? &*otlp_exporter : nullptr, config.telemetry.otlp.encoding,
+                                jsonl_writer ? &*jsonl_writer : nullptr, registry);
+    auto listen_on = config.boundary.telemetry_endpoint();
+    if (listen_on.kind == relay::TransportKind::Vsock) listen_on.cid = relay::kAnyCid;
+    telemetry_server.emplace(io.get_executor(), time, config.telemetry, listen_on, config.boundary.stream,
+                             *telemetry_forwarder, registry);
+  }
+
   auto log = logger("main");
   try {
     control.start();
     ingress.start();
     if (config.egress.enabled) egress.start();
     if (ntp_forwarder) ntp_forwarder->start();
+    if (telemetry_server) telemetry_server->start();
     admin.start();
   } catch (const std::exception& e) {
     log->critical("cannot start: {}", e.what());
@@ -97,8 +136,15 @@ int run(const porthole::sidecar::SidecarConfig& config) {
         egress.stop();
         control.stop();
         if (ntp_forwarder) ntp_forwarder->stop();
+        if (telemetry_server) telemetry_server->stop();
+        if (otlp_exporter) {
+          exporter_drained = false;
+          otlp_exporter->shutdown(config.drain_timeout, [&] { exporter_drained = true; });
+        }
       },
-      [&] { return admin.open_connections() == 0 && ingress.active() == 0 && egress.active() == 0; });
+      [&] {
+        return admin.open_connections() == 0 && ingress.active() == 0 && egress.active() == 0 && exporter_drained;
+      });
   log->info("porthole-sidecar stopped");
   return 0;
 }

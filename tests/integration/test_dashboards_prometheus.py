@@ -302,6 +302,7 @@ class Prometheus:
 
 INGRESS_LISTENER = "web"
 WORKLOAD_PORT = 8080                # inside the enclave
+DEMO_WORKLOAD_PORT = 8090           # porthole-demo-workload, supervised by the agent
 EGRESS_PROXY = "127.0.0.1:3128"     # the agent's CONNECT proxy, inside the enclave
 INGRESS_REQUESTS = 5
 
@@ -386,6 +387,32 @@ class EgressDestination:
         self.server.server_close()
 
 
+class OtlpCollector:
+    """A collector for the sidecar's OTLP/HTTP exporter: accepts every export (200, empty
+    Export*ServiceResponse), so the exporter's series exist and report up."""
+
+    def __init__(self):
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def send_data_path_traffic(stack, egress_target):
     """A few clean ingress requests and one clean egress connection."""
     ready = os.path.join(stack.workdir, "workload.ready")
@@ -451,24 +478,38 @@ class DashboardsPrometheusTest(unittest.TestCase):
         cls.destination = EgressDestination()
         cls.addClassCleanup(cls.destination.close)
         egress_target = f"127.0.0.1:{cls.destination.port}"
+        cls.collector = OtlpCollector()
+        cls.addClassCleanup(cls.collector.close)
         stack_cm = harness.Stack(
             sidecar_config={"ntp": {"upstreams": [f"127.0.0.1:{cls.upstream.port}"]},
                             "ingress": {"listeners": [{"name": INGRESS_LISTENER, "listen": "127.0.0.1:0",
                                                        "max_connections": 1024}]},
-                            "egress": {"enabled": True, "deny": [], "allow": [egress_target]}},
+                            "egress": {"enabled": True, "deny": [], "allow": [egress_target]},
+                            # The exporter's series exist once a collector is configured; the
+                            # supervised workload's log lines go there.
+                            "telemetry": {"otlp": {"endpoint": cls.collector.url}}},
             # The agent runs chronyd (-x: the namespace shares the host's clock) from the bundled
             # template, so the porthole_chrony_* series carry real values too.
             agent_config={"ntp": {"listen": "127.0.0.1:12300", "measure_interval": "1s",
                                   "chronyd": {"run": True, "adjust_clock": False,
                                               "config_template": str(SOURCE_DIR / "ntp" / "chrony.conf"),
                                               "runtime_dir": os.path.join(chrony_dir, "enclave")}},
-                          "ingress": {"routes": [{"listener": INGRESS_LISTENER,
+                          # protocol http1: the agent records spans and porthole_http_* for it.
+                          "ingress": {"routes": [{"listener": INGRESS_LISTENER, "protocol": "http1",
                                                   "target": f"127.0.0.1:{WORKLOAD_PORT}"}]},
-                          "egress": {"proxy_listen": EGRESS_PROXY, "allow": [egress_target]}})
+                          "egress": {"proxy_listen": EGRESS_PROXY, "allow": [egress_target]},
+                          # The agent supervises the demo workload and scrapes it: the Workload row.
+                          "workload": {"command": [os.path.join(harness.BIN_DIR, "porthole-demo-workload"),
+                                                   "--listen", f"127.0.0.1:{DEMO_WORKLOAD_PORT}"]},
+                          "workload_metrics": {"targets": [{"name": "demo", "interval": "1s", "timeout": "500ms",
+                                                            "url": f"http://127.0.0.1:{DEMO_WORKLOAD_PORT}/metrics"}]}})
         cls.stack = stack_cm.__enter__()
         cls.addClassCleanup(stack_cm.__exit__, None, None, None)
         cls.stack.wait_ready(timeout=30)
         send_data_path_traffic(cls.stack, egress_target)
+        # The supervised workload listens and has been scraped (PortholeWorkloadDown's condition is false).
+        harness.poll(lambda: harness.metric_value(cls.stack.metrics(), "porthole_workload_up", target="demo") == 1,
+                     30, "the agent to scrape the supervised demo workload")
 
         target = urllib.parse.urlsplit(cls.stack.admin_url).netloc
         cls.prom = Prometheus(prometheus, cls.stack.workdir, target, cls.rule_files)

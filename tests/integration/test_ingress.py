@@ -35,7 +35,8 @@ BULK_BYTES = int(os.environ.get("PORTHOLE_IT_BULK_BYTES", 1 << 30))
 BULK_TIMEOUT = 120
 
 # A multi-purpose server run inside the enclave: python3 -c ENCLAVE_SERVER MODE PORT WORKDIR.
-#   http   HTTP/1.1 (keep-alive): GET /item/<n> -> "item <n>", POST /echo -> the body
+#   http   HTTP/1.1 (keep-alive): GET /item/<n> -> "item <n>", POST /echo -> the body,
+#          GET /traceparent -> the traceparent header(s) it received
 #   echo   echoes every byte until EOF, then closes
 #   bulk   full duplex: hashes what it receives until EOF while sending BULK bytes of a
 #          deterministic stream; then sends hex(sha256(received)) + hex(sha256(sent)) and closes
@@ -81,6 +82,8 @@ if mode == "http":
                 self.reply(("item " + self.path[6:]).encode())
             elif self.path == "/health":
                 self.reply(b"ok")
+            elif self.path == "/traceparent":
+                self.reply(",".join(self.headers.get_all("traceparent") or []).encode())
             else:
                 self.send_error(404)
         def do_POST(self):
@@ -499,6 +502,60 @@ class ManyConnections(unittest.TestCase):
 
 
 class Ingress(unittest.TestCase):
+    def test_http1_route_records_requests_and_injects_traceparent(self):
+        """protocol: http1 — the agent parses HTTP as it passes (docs/telemetry-http.md): bodies
+        intact, a fresh traceparent for the workload (a child of the client's), RED metrics."""
+        sc, ag = relay_config(routes=[{"listener": "web", "target": f"127.0.0.1:{ENCLAVE_PORT}",
+                                       "protocol": "http1", "http_routes": ["/item/{n}"]}])
+        with harness.Stack(sidecar_config=sc, agent_config=ag) as stack:
+            stack.wait_ready()
+            start_server(stack, "http")
+            addr = listener_address(stack)
+            conn = http.client.HTTPConnection(*addr, timeout=10)
+            for i in range(200):
+                if i % 4 == 0:
+                    body = os.urandom(70000 + i)  # bodies larger than a relay buffer
+                    conn.request("POST", "/echo", body=body)
+                else:
+                    body = f"item {i}?secret=x".encode()  # the workload gets the query as sent
+                    conn.request("GET", f"/item/{i}?secret=x")
+                r = conn.getresponse()
+                self.assertEqual((r.status, r.read()), (200, body), f"request {i}")
+            conn.request("GET", "/nothing-here")
+            r = conn.getresponse()
+            r.read()
+            self.assertEqual(r.status, 404)
+
+            client_tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+            conn.request("GET", "/traceparent", headers={"traceparent": client_tp})
+            seen = conn.getresponse().read().decode()
+            self.assertRegex(seen, r"^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-01$")  # one header, same trace
+            self.assertNotEqual(seen, client_tp)  # the agent's span is the workload's parent
+            conn.request("GET", "/traceparent")
+            fresh = conn.getresponse().read().decode()
+            self.assertRegex(fresh, r"^00-[0-9a-f]{32}-[0-9a-f]{16}-01$")
+            self.assertNotIn("4bf92f3577b34da6a3ce929d0e0e4736", fresh)
+            conn.close()
+
+            # Not HTTP at all: relayed untouched (the server answers 400), counted once.
+            with socket.create_connection(addr, timeout=10) as s:
+                s.sendall(b"\x16\x03\x01 definitely not http\r\n\r\n")
+                s.shutdown(socket.SHUT_WR)
+                got = b""
+                while chunk := s.recv(65536):
+                    got += chunk
+                self.assertIn(b"400", got.split(b"\r\n")[0])
+
+            def counts(t):
+                get = lambda **kw: metric_value(t, "porthole_http_requests_total", side="enclave", listener="web", **kw)
+                return (get(method="GET", status_class="2xx"), get(method="POST", status_class="2xx"),
+                        get(method="GET", status_class="4xx"))
+            text = wait_metric(stack, lambda t: counts(t) == (152, 50, 1), "the requests counted at the sidecar")
+            self.assertEqual(metric_value(text, "porthole_http_unobserved_connections_total", side="enclave",
+                                          listener="web", reason="parse_error"), 1)
+            self.assertEqual(metric_value(text, "porthole_http_request_duration_seconds_count", side="enclave",
+                                          listener="web"), 203)
+
     def test_http_with_and_without_keep_alive(self):
         sc, ag = relay_config()
         with harness.Stack(sidecar_config=sc, agent_config=ag) as stack:

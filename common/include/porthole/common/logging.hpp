@@ -31,6 +31,10 @@ void setup_logging(const LoggingConfig& config, std::string_view process);
 // The logger of one component, created on first use with the configured level.
 std::shared_ptr<spdlog::logger> logger(const std::string& component);
 
+// Adds a sink to every component logger, present and future, besides stderr (the agent's log
+// pipeline). Call at startup, before other threads log; the sink filters by its own level.
+void add_log_sink(spdlog::sink_ptr sink);
+
 // Parses "trace|debug|info|warn|error|critical|off"; returns false when the name is unknown.
 bool parse_log_level(std::string_view name, spdlog::level::level_enum& out);
 

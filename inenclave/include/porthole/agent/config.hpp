@@ -8,6 +8,8 @@
 #include "porthole/common/logging.hpp"
 #include "porthole/ntp/config.hpp"
 #include "porthole/relay/control_config.hpp"
+#include "porthole/agent/telemetry_config.hpp"
+#include "porthole/agent/workload_config.hpp"
 
 namespace porthole::agent {
 
@@ -15,6 +17,10 @@ struct IngressRouteConfig {
   std::string listener;       // the sidecar listener's name
   std::string target;         // the workload's host:port inside the enclave
   bool proxy_protocol = false;  // pass a PROXY v2 header on to the workload
+  // "http1": parse HTTP/1.1 as it passes, record server spans and RED metrics, inject traceparent.
+  std::string protocol = "tcp";
+  std::vector<std::string> http_routes;  // route templates for http.route, e.g. "/users/{id}"
+  std::string service_name;              // service.name of its spans; "" = the listener name
   bool operator==(const IngressRouteConfig&) const = default;
 };
 
@@ -55,6 +61,9 @@ struct AgentConfig {
   AgentIngressConfig ingress;
   AgentEgressConfig egress;
   ntp::AgentNtpConfig ntp;
+  AgentTelemetryConfig telemetry;
+  WorkloadConfig workload;
+  WorkloadMetricsConfig workload_metrics;
   LoggingConfig logging;
   Duration drain_timeout = std::chrono::seconds(5);
   bool operator==(const AgentConfig&) const = default;

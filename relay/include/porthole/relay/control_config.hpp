@@ -19,12 +19,14 @@ struct BoundaryConfig {
   std::uint32_t control_port = kControlPort;
   std::uint32_t ntp_port = 7003;
   std::uint32_t egress_port = 7002;
+  std::uint32_t telemetry_port = 7001;
   std::uint32_t ingress_port = 8000;
   StreamOptions stream;
 
   Endpoint control_endpoint() const { return transport.endpoint(parent_cid, control_port); }
   Endpoint ntp_endpoint() const { return transport.endpoint(parent_cid, ntp_port); }
   Endpoint egress_endpoint() const { return transport.endpoint(parent_cid, egress_port); }
+  Endpoint telemetry_endpoint() const { return transport.endpoint(parent_cid, telemetry_port); }
   Endpoint ingress_endpoint() const { return transport.endpoint(enclave_cid, ingress_port); }
   bool operator==(const BoundaryConfig&) const = default;
 };

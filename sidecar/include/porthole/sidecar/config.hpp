@@ -9,6 +9,7 @@
 #include "porthole/common/logging.hpp"
 #include "porthole/ntp/config.hpp"
 #include "porthole/relay/control_config.hpp"
+#include "porthole/sidecar/telemetry_config.hpp"
 
 namespace porthole::sidecar {
 
@@ -61,6 +62,7 @@ struct SidecarConfig {
   IngressConfig ingress;
   EgressConfig egress;
   ntp::SidecarNtpConfig ntp;
+  SidecarTelemetryConfig telemetry;
   LoggingConfig logging;
   Duration drain_timeout = std::chrono::seconds(5);
   bool operator==(const SidecarConfig&) const = default;
