@@ -67,12 +67,33 @@ std::string RouteTemplates::validate(std::string_view t) {
 // ---- parsers -----------------------------------------------------------------------------------
 
 // Beast's parser with callbacks that keep only what a span needs; bodies are consumed unseen.
-class HttpObserver::RequestParser final : public http::basic_parser<true> {
+template <bool isRequest>
+class HeadParser : public http::basic_parser<isRequest> {
  public:
-  explicit RequestParser(std::size_t max_head) {
-    header_limit(static_cast<std::uint32_t>(max_head));
-    body_limit(boost::none);
+  explicit HeadParser(std::size_t max_head) {
+    this->header_limit(static_cast<std::uint32_t>(max_head));
+    this->body_limit(boost::none);  // bodies pass through; only heads are bounded
   }
+
+ protected:
+  void on_request_impl(http::verb, boost::beast::string_view, boost::beast::string_view, int,
+                       boost::system::error_code&) override {}
+  void on_response_impl(int, boost::beast::string_view, int, boost::system::error_code&) override {}
+  void on_field_impl(http::field, boost::beast::string_view, boost::beast::string_view,
+                     boost::system::error_code&) override {}
+  void on_header_impl(boost::system::error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>&, boost::system::error_code&) override {}
+  std::size_t on_body_impl(boost::beast::string_view body, boost::system::error_code&) override { return body.size(); }
+  void on_chunk_header_impl(std::uint64_t, boost::beast::string_view, boost::system::error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, boost::beast::string_view body, boost::system::error_code&) override {
+    return body.size();
+  }
+  void on_finish_impl(boost::system::error_code&) override {}
+};
+
+class HttpObserver::RequestParser final : public HeadParser<true> {
+ public:
+  using HeadParser::HeadParser;
   http::verb method = http::verb::unknown;
   std::string method_str;
   std::string path;  // the target without query
@@ -89,7 +110,6 @@ class HttpObserver::RequestParser final : public http::basic_parser<true> {
     path = std::string(t.substr(0, t.find_first_of("?#")));
     version = v;
   }
-  void on_response_impl(int, boost::beast::string_view, int, boost::system::error_code&) override {}
   void on_field_impl(http::field, boost::beast::string_view name, boost::beast::string_view value,
                      boost::system::error_code&) override {
     if (boost::beast::iequals(name, "traceparent")) {
@@ -97,41 +117,19 @@ class HttpObserver::RequestParser final : public http::basic_parser<true> {
       traceparent.assign(value.data(), value.size());
     }
   }
-  void on_header_impl(boost::system::error_code&) override {}
-  void on_body_init_impl(const boost::optional<std::uint64_t>&, boost::system::error_code&) override {}
-  std::size_t on_body_impl(boost::beast::string_view body, boost::system::error_code&) override { return body.size(); }
-  void on_chunk_header_impl(std::uint64_t, boost::beast::string_view, boost::system::error_code&) override {}
-  std::size_t on_chunk_body_impl(std::uint64_t, boost::beast::string_view body, boost::system::error_code&) override {
-    return body.size();
-  }
-  void on_finish_impl(boost::system::error_code&) override {}
 };
 
-class HttpObserver::ResponseParser final : public http::basic_parser<false> {
+class HttpObserver::ResponseParser final : public HeadParser<false> {
  public:
-  ResponseParser(std::size_t max_head, bool head_request) {
-    header_limit(static_cast<std::uint32_t>(max_head));
-    body_limit(boost::none);
+  ResponseParser(std::size_t max_head, bool head_request) : HeadParser(max_head) {
     skip(head_request);  // a response to HEAD has no body whatever its headers say
   }
   int status = 0;
 
  private:
-  void on_request_impl(http::verb, boost::beast::string_view, boost::beast::string_view, int,
-                       boost::system::error_code&) override {}
   void on_response_impl(int code, boost::beast::string_view, int, boost::system::error_code&) override {
     status = code;
   }
-  void on_field_impl(http::field, boost::beast::string_view, boost::beast::string_view,
-                     boost::system::error_code&) override {}
-  void on_header_impl(boost::system::error_code&) override {}
-  void on_body_init_impl(const boost::optional<std::uint64_t>&, boost::system::error_code&) override {}
-  std::size_t on_body_impl(boost::beast::string_view body, boost::system::error_code&) override { return body.size(); }
-  void on_chunk_header_impl(std::uint64_t, boost::beast::string_view, boost::system::error_code&) override {}
-  std::size_t on_chunk_body_impl(std::uint64_t, boost::beast::string_view body, boost::system::error_code&) override {
-    return body.size();
-  }
-  void on_finish_impl(boost::system::error_code&) override {}
 };
 
 struct HttpObserver::Pending {

@@ -1,4 +1,4 @@
-#include "porthole/agent/policy_log_sink.hpp"
+#include "porthole/agent/policy_sink.hpp"
 
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
