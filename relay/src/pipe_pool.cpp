@@ -6,19 +6,27 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <mutex>
 
 #include "porthole/common/logging.hpp"
 
-
 namespace porthole::relay {
 
-Pipe::Pipe(Pipe&& o) noexcept : read_fd_(o.read_fd_), write_fd_(o.write_fd_) { o.read_fd_ = o.write_fd_ = -1; }
+struct PipeLedger {
+  std::mutex mutex;
+  PipePool* pool = nullptr;  // null once the pool is gone: pipes still lent out just close
+};
+
+Pipe::Pipe(Pipe&& o) noexcept : read_fd_(o.read_fd_), write_fd_(o.write_fd_), lender_(std::move(o.lender_)) {
+  o.read_fd_ = o.write_fd_ = -1;
+}
 
 Pipe& Pipe::operator=(Pipe&& o) noexcept {
   if (this != &o) {
     reset();
     read_fd_ = o.read_fd_;
     write_fd_ = o.write_fd_;
+    lender_ = std::move(o.lender_);
     o.read_fd_ = o.write_fd_ = -1;
   }
   return *this;
@@ -27,12 +35,20 @@ Pipe& Pipe::operator=(Pipe&& o) noexcept {
 Pipe::~Pipe() { reset(); }
 
 void Pipe::reset() {
+  if (auto lender = std::move(lender_)) {
+    std::lock_guard lock(lender->mutex);
+    // Dropped while lent: it may hold bytes of a dead connection, so it is closed, not cached.
+    if (lender->pool) lender->pool->returned_locked(*this, false);
+  }
   if (read_fd_ >= 0) ::close(read_fd_);
   if (write_fd_ >= 0) ::close(write_fd_);
   read_fd_ = write_fd_ = -1;
 }
 
 namespace {
+
+// A line per episode, then at most one a minute while it lasts.
+constexpr auto kWarnEvery = std::chrono::minutes(1);
 
 Pipe make_pipe(std::size_t bytes) {
   int fds[2];
@@ -45,7 +61,7 @@ Pipe make_pipe(std::size_t bytes) {
 prometheus::Family<prometheus::Gauge>& pipes_family(prometheus::Registry& r, const std::string& side) {
   return prometheus::BuildGauge()
       .Name("porthole_relay_splice_pipes")
-      .Help("Pipes for splice(): in_use = holding bytes in flight, idle = cached for reuse.")
+      .Help("Pipes for splice(): in_use = lent to a connection direction with bytes in flight, idle = cached for reuse.")
       .Labels({{"side", side}})
       .Register(r);
 }
@@ -53,8 +69,10 @@ prometheus::Family<prometheus::Gauge>& pipes_family(prometheus::Registry& r, con
 prometheus::Family<prometheus::Counter>& fallbacks_family(prometheus::Registry& r, const std::string& side) {
   return prometheus::BuildCounter()
       .Name("porthole_relay_splice_fallbacks_total")
-      .Help("Reads copied through a buffer instead of spliced: exhausted = max_pipes in use, "
-            "unsupported = the socket pair cannot splice, pipe_failed = pipe() failed (descriptors).")
+      .Help("Reads (that moved bytes) copied through a buffer by a connection direction that splices when it can, "
+            "by why it could not: exhausted = all <path>.splice_pipes pipes were lent out, pipe_failed = pipe() "
+            "failed (out of descriptors), unsupported = the kernel cannot splice this socket pair (EINVAL, "
+            "EOPNOTSUPP, ENOSYS; the direction copies from then on).")
       .Labels({{"side", side}})
       .Register(r);
 }
@@ -66,11 +84,15 @@ PipePool::PipePool(prometheus::Registry& registry, const std::string& side, cons
     : options_(options),
       path_(path),
       capacity_(options.pipe_bytes),
+      ledger_(std::make_shared<PipeLedger>()),
+      exhausted_warning_(kWarnEvery),
+      pipe_failed_warning_(kWarnEvery),
       in_use_gauge_(pipes_family(registry, side).Add({{"path", path}, {"state", "in_use"}})),
       idle_gauge_(pipes_family(registry, side).Add({{"path", path}, {"state", "idle"}})),
       exhausted_(fallbacks_family(registry, side).Add({{"path", path}, {"reason", "exhausted"}})),
       unsupported_(fallbacks_family(registry, side).Add({{"path", path}, {"reason", "unsupported"}})),
-      create_failed_(fallbacks_family(registry, side).Add({{"path", path}, {"reason", "pipe_failed"}})) {
+      pipe_failed_(fallbacks_family(registry, side).Add({{"path", path}, {"reason", "pipe_failed"}})) {
+  ledger_->pool = this;
   if (!enabled()) return;
   std::signal(SIGPIPE, SIG_IGN);
   // Learn what the kernel gives us (pipe-max-size may cap it): one splice moves at most that.
@@ -83,18 +105,28 @@ PipePool::PipePool(prometheus::Registry& registry, const std::string& side, cons
   idle_gauge_.Set(static_cast<double>(idle_.size()));
 }
 
-PipePool::~PipePool() = default;
+PipePool::~PipePool() {
+  std::lock_guard lock(ledger_->mutex);
+  ledger_->pool = nullptr;
+}
 
-Pipe PipePool::acquire() {
-  std::lock_guard lock(mutex_);
+MonoTime PipePool::now() const { return options_.time ? options_.time->now() : MonoClock::now(); }
+
+Pipe PipePool::acquire(Fallback* why_not) {
+  std::lock_guard lock(ledger_->mutex);
   if (in_use_ >= options_.max_pipes) {
-    exhausted_.Increment();
-    // Once per episode, not per read: the episode ends when half the pipes are back.
-    if (!exhausted_logged_) {
-      exhausted_logged_ = true;
-      logger("relay")->warn("{}: all {} splice pipes are in use; copying through buffers until some are free "
-                            "(raise {}.splice_pipes if this persists)",
-                            path_, options_.max_pipes, path_);
+    if (why_not) *why_not = Fallback::Exhausted;
+    if (const auto line = exhausted_warning_.occurred(now())) {
+      if (line->new_episode) {
+        logger("relay")->warn("{}: all {} splice pipes are in use; copying through buffers until some are free "
+                              "(raise {}.splice_pipes if this persists){}",
+                              path_, options_.max_pipes, path_,
+                              line->unlogged ? fmt::format("; {} earlier attempts found none free", line->unlogged) : "");
+      } else {
+        logger("relay")->warn("{}: all {} splice pipes are in use, still: {} more attempts found none free since the "
+                              "last warning",
+                              path_, options_.max_pipes, line->unlogged);
+      }
     }
     return {};
   }
@@ -106,25 +138,37 @@ Pipe PipePool::acquire() {
   } else {
     p = make_pipe(options_.pipe_bytes);
     if (!p) {
-      create_failed_.Increment();
-      if (!exhausted_logged_) {
-        exhausted_logged_ = true;
-        logger("relay")->warn("{}: pipe() failed ({}); copying through buffers", path_, std::strerror(errno));
+      const int error = errno;
+      if (why_not) *why_not = Fallback::PipeFailed;
+      if (const auto line = pipe_failed_warning_.occurred(now())) {
+        logger("relay")->warn("{}: pipe() failed ({}){}; copying through buffers (is the open-files limit too low?)",
+                              path_, std::strerror(error),
+                              line->unlogged ? fmt::format(", and {} more times since the last warning", line->unlogged)
+                                             : "");
       }
       return {};
     }
+    pipe_failed_warning_.ended();
   }
+  p.lender_ = ledger_;
   ++in_use_;
   in_use_gauge_.Set(static_cast<double>(in_use_));
   return p;
 }
 
 void PipePool::release(Pipe pipe, bool empty) {
-  if (!pipe) return;
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(ledger_->mutex);
+  if (!pipe || pipe.lender_ != ledger_) return;  // not ours to count
+  pipe.lender_.reset();
+  returned_locked(pipe, empty);
+}
+
+void PipePool::returned_locked(Pipe& pipe, bool empty) {
   --in_use_;
   in_use_gauge_.Set(static_cast<double>(in_use_));
-  if (in_use_ <= options_.max_pipes / 2) exhausted_logged_ = false;
+  // The exhaustion episode ends when half the pipes are back, not at the first one, so a pool
+  // hovering at its limit stays one episode.
+  if (in_use_ <= options_.max_pipes / 2) exhausted_warning_.ended();
   // A pipe that still holds bytes of a dead connection is closed, never handed to another.
   if (empty && idle_.size() < options_.max_idle) {
     idle_.push_back(std::move(pipe));
@@ -133,19 +177,25 @@ void PipePool::release(Pipe pipe, bool empty) {
 }
 
 void PipePool::count_fallback(Fallback why) {
-  (why == Fallback::Exhausted ? exhausted_ : unsupported_).Increment();
-  if (why == Fallback::Unsupported && !unsupported_logged_.exchange(true)) {
-    logger("relay")->info("{}: a socket pair that cannot splice; such connections copy through buffers", path_);
+  switch (why) {
+    case Fallback::Exhausted: exhausted_.Increment(); break;
+    case Fallback::PipeFailed: pipe_failed_.Increment(); break;
+    case Fallback::Unsupported:
+      unsupported_.Increment();
+      if (!unsupported_logged_.exchange(true)) {
+        logger("relay")->info("{}: a socket pair that cannot splice; such connections copy through buffers", path_);
+      }
+      break;
   }
 }
 
 std::size_t PipePool::in_use() const {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(ledger_->mutex);
   return in_use_;
 }
 
 std::size_t PipePool::idle() const {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(ledger_->mutex);
   return idle_.size();
 }
 

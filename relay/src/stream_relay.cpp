@@ -7,9 +7,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/write.hpp>
 
 namespace porthole::relay {
 namespace {
@@ -37,12 +37,38 @@ struct StreamRelay::Direction {
   Stream& to;
   bool upstream;
   std::unique_ptr<char[]> buffer;  // only while bytes are in flight
-  std::string pending;             // the initial bytes to deliver first
+  std::size_t buffer_size = 0;
+  std::string pending;             // bytes to deliver before reading on: initial, or an observer's
+  const char* out = nullptr;       // what write_now has still to write
+  std::size_t out_left = 0;
   bool eof = false;
+  bool eof_after_write = false;    // the source ended: half-close once `out` is written
   bool splice = false;             // this direction moves bytes with splice(2)
+  std::optional<PipePool::Fallback> copying_because;  // a splicing direction copying this read
   Pipe pipe;                       // only while bytes are in flight
   std::size_t in_pipe = 0;         // bytes read into the pipe, not yet written out
+
+  char* buffer_of(std::size_t size) {
+    if (buffer_size < size) {
+      // Not value-initialised: zeroing a buffer per read would cost as much as the copy.
+      buffer.reset(new char[size]);
+      buffer_size = size;
+    }
+    return buffer.get();
+  }
+  void release_buffer() {
+    buffer.reset();
+    buffer_size = 0;
+  }
 };
+
+namespace {
+// Reads (or splices) per turn on the io loop before yielding, so one busy stream cannot starve
+// the others.
+constexpr int kRoundsPerTurn = 16;
+
+bool cannot_splice(int error) { return error == EINVAL || error == EOPNOTSUPP || error == ENOSYS; }
+}  // namespace
 
 std::shared_ptr<StreamRelay> StreamRelay::create(Stream a, Stream b, TimeSource& time, RelayOptions options,
                                                  Progress progress, Done done) {
@@ -62,6 +88,8 @@ StreamRelay::StreamRelay(Stream a, Stream b, TimeSource& time, RelayOptions opti
       idle_timer_(time.make_timer()),
       last_activity_(time.now()) {}
 
+// A relay that never finished (its io_context went away with its handlers) closes its sockets
+// here; a pipe it still holds goes back to its pool by itself, closed (see Pipe).
 StreamRelay::~StreamRelay() {
   boost::system::error_code ignored;
   a_.close(ignored);
@@ -70,6 +98,8 @@ StreamRelay::~StreamRelay() {
 
 StreamRelay::Direction& StreamRelay::other(Direction& d) { return &d == up_.get() ? *down_ : *up_; }
 
+std::size_t StreamRelay::buffer_bytes_held() const { return up_->buffer_size + down_->buffer_size; }
+
 void StreamRelay::start(std::string to_b, std::string to_a) {
   boost::system::error_code ignored;
   a_.non_blocking(true, ignored);
@@ -77,18 +107,22 @@ void StreamRelay::start(std::string to_b, std::string to_a) {
   if (options_.pipes && options_.pipes->enabled() && !options_.observer) up_->splice = down_->splice = true;
   arm_idle();
   for (auto [d, initial] : {std::pair{up_.get(), &to_b}, std::pair{down_.get(), &to_a}}) {
-    if (initial->empty()) {
-      pump(*d);
-    } else {
-      d->pending = std::move(*initial);
-      write(*d, 0);
-    }
+    d->pending = std::move(*initial);
+    // From the io loop, so `done` is never called from inside start().
+    boost::asio::post(d->to.get_executor(), [self = shared_from_this(), d = d] {
+      if (self->finished_) return;
+      if (d->pending.empty()) return self->pump(*d);
+      if (self->write_now(*d, d->pending.data(), d->pending.size()) == Step::Again) self->pump(*d);
+    });
   }
 }
 
 void StreamRelay::pump(Direction& d) {
   if (finished_) return;
-  // Wait for bytes without holding a buffer: an idle connection costs no buffer memory.
+  // Wait for bytes holding neither buffer nor pipe: an idle connection costs no memory and no
+  // descriptors beyond its two sockets.
+  d.release_buffer();
+  if (d.pipe) release_pipe(d);
   d.from.async_wait(Stream::wait_read, [self = shared_from_this(), &d](const boost::system::error_code& ec) {
     if (self->finished_) return;
     if (ec) return self->finish(RelayEnd::Aborted);
@@ -97,39 +131,59 @@ void StreamRelay::pump(Direction& d) {
 }
 
 void StreamRelay::read_now(Direction& d) {
-  if (finished_) return;
-  if (d.splice) return splice_now(d);
-  copy_now(d);
+  for (int round = 0; round < kRoundsPerTurn; ++round) {
+    if (finished_) return;
+    if ((d.splice ? splice_once(d) : copy_once(d)) == Step::Wait) return;
+  }
+  boost::asio::post(d.from.get_executor(), [self = shared_from_this(), &d] { self->read_now(d); });
 }
 
-void StreamRelay::copy_now(Direction& d) {
-  // Not value-initialised: zeroing a buffer per read would cost as much as the copy.
-  if (!d.buffer) d.buffer.reset(new char[options_.buffer_bytes]);
-  boost::system::error_code ec;
-  const auto n = d.from.read_some(boost::asio::buffer(d.buffer.get(), options_.buffer_bytes), ec);
-  if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
-    d.buffer.reset();
-    return pump(d);
-  }
-  if (ec == boost::asio::error::eof) {
-    d.buffer.reset();
-    return on_eof(d);
-  }
-  if (ec) return finish(RelayEnd::Reset);
+void StreamRelay::count_read(Direction& d, std::size_t n) {
   last_activity_ = time_.now();
   if (progress_) progress_(d.upstream, n);
   (d.upstream ? result_.bytes_upstream : result_.bytes_downstream) += n;
-  if (options_.observer) {
-    std::string out;
-    options_.observer->on_bytes(d.upstream, {d.buffer.get(), n}, out);
-    if (out.empty()) {
-      // Held back (an incomplete HTTP head): read on, from the io loop, not recursively.
-      return boost::asio::post(d.from.get_executor(), [self = shared_from_this(), &d] { self->read_now(d); });
-    }
-    d.pending = std::move(out);
-    return write(d, 0);
+  if (d.copying_because) options_.pipes->count_fallback(*d.copying_because);
+}
+
+StreamRelay::Step StreamRelay::copy_once(Direction& d) {
+  char* buffer = d.buffer_of(options_.buffer_bytes);
+  boost::system::error_code ec;
+  const auto n = d.from.read_some(boost::asio::buffer(buffer, options_.buffer_bytes), ec);
+  if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
+    pump(d);
+    return Step::Wait;
   }
-  write(d, n);
+  if (ec == boost::asio::error::eof) {
+    d.release_buffer();
+    end_of_stream(d);
+    return Step::Wait;
+  }
+  if (ec) {
+    finish(RelayEnd::Reset);
+    return Step::Wait;
+  }
+  count_read(d, n);
+  if (!options_.observer) return write_now(d, buffer, n);
+  std::string out;
+  options_.observer->on_bytes(d.upstream, {buffer, n}, out);
+  if (out.empty()) return Step::Again;  // held back (an incomplete HTTP head): read on
+  d.pending = std::move(out);
+  return write_now(d, d.pending.data(), d.pending.size());
+}
+
+void StreamRelay::end_of_stream(Direction& d) {
+  if (options_.observer) {
+    std::string held;
+    options_.observer->on_eof(d.upstream, held);
+    if (!held.empty()) {
+      // The bytes the observer held go first; the half-close follows them (continue_write).
+      d.pending = std::move(held);
+      d.eof_after_write = true;
+      write_now(d, d.pending.data(), d.pending.size());
+      return;
+    }
+  }
+  on_eof(d);
 }
 
 void StreamRelay::on_eof(Direction& d) {
@@ -146,102 +200,125 @@ void StreamRelay::release_pipe(Direction& d) {
   d.in_pipe = 0;
 }
 
-// The kernel cannot splice this socket pair (EINVAL): copy from now on, first handing on what
-// is already in the pipe through the buffer path.
-bool StreamRelay::fall_back_to_copy(Direction& d) {
-  options_.pipes->count_fallback(PipePool::Fallback::Unsupported);
+// The kernel cannot splice this socket pair (EINVAL, ...): copy from now on, first handing on
+// what is already in the pipe through a buffer.
+StreamRelay::Step StreamRelay::fall_back_to_copy(Direction& d) {
   d.splice = false;
+  d.copying_because = PipePool::Fallback::Unsupported;
   if (d.in_pipe == 0) {
     release_pipe(d);
-    copy_now(d);
-    return true;
+    return copy_once(d);
   }
-  d.buffer.reset(new char[std::max(d.in_pipe, options_.buffer_bytes)]);
-  const auto n = ::read(d.pipe.read_fd(), d.buffer.get(), d.in_pipe);
-  if (n != static_cast<ssize_t>(d.in_pipe)) return false;
+  char* buffer = d.buffer_of(std::max(d.in_pipe, options_.buffer_bytes));
+  const auto n = ::read(d.pipe.read_fd(), buffer, d.in_pipe);
+  if (n != static_cast<ssize_t>(d.in_pipe)) {
+    finish(RelayEnd::Aborted);
+    return Step::Wait;
+  }
   d.in_pipe = 0;
   release_pipe(d);
-  write(d, static_cast<std::size_t>(n));
-  return true;
+  options_.pipes->count_fallback(PipePool::Fallback::Unsupported);  // these bytes went through the buffer
+  return write_now(d, buffer, static_cast<std::size_t>(n));
 }
 
-void StreamRelay::splice_now(Direction& d) {
-  const int from = d.from.native_handle();
-  const int to = d.to.native_handle();
-  constexpr unsigned flags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
-  // Bounded rounds, then yield to the io loop, so one busy stream cannot starve the others.
-  for (int round = 0; round < 16; ++round) {
-    if (d.in_pipe == 0) {
-      if (!d.pipe) {
-        d.pipe = options_.pipes->acquire();
-        if (!d.pipe) return copy_now(d);  // pool exhausted: this round copies (counted)
-      }
-      const auto n = ::splice(from, nullptr, d.pipe.write_fd(), nullptr, options_.pipes->capacity(), flags);
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        release_pipe(d);
-        return pump(d);
-      }
-      if (n < 0 && (errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS)) {
-        if (!fall_back_to_copy(d)) finish(RelayEnd::Aborted);
-        return;
-      }
-      if (n < 0) return finish(RelayEnd::Reset);
-      if (n == 0) {
-        release_pipe(d);
-        return on_eof(d);
-      }
-      d.in_pipe = static_cast<std::size_t>(n);
-      last_activity_ = time_.now();
-      if (progress_) progress_(d.upstream, d.in_pipe);
-      (d.upstream ? result_.bytes_upstream : result_.bytes_downstream) += d.in_pipe;
+StreamRelay::Step StreamRelay::splice_once(Direction& d) {
+  if (!d.pipe) {
+    PipePool::Fallback why = PipePool::Fallback::Exhausted;
+    d.pipe = options_.pipes->acquire(&why);
+    if (!d.pipe) {
+      d.copying_because = why;  // this read copies, and is counted; the next one tries again
+      return copy_once(d);
     }
-    while (d.in_pipe > 0) {
-      const auto m = ::splice(d.pipe.read_fd(), nullptr, to, nullptr, d.in_pipe, flags);
-      if (m > 0) {
-        d.in_pipe -= static_cast<std::size_t>(m);
-        continue;
-      }
-      if (m < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        // The reader is slow: wait for room, holding only the pipe (and its bytes).
-        d.to.async_wait(Stream::wait_write, [self = shared_from_this(), &d](const boost::system::error_code& ec) {
-          if (self->finished_) return;
-          if (ec) return self->finish(RelayEnd::Reset);
-          self->splice_now(d);
-        });
-        return;
-      }
-      if (m < 0 && (errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS)) {
-        if (!fall_back_to_copy(d)) finish(RelayEnd::Aborted);
-        return;
-      }
-      // EPIPE / ECONNRESET: the reader went away; tell the writer by resetting it too.
-      return finish(RelayEnd::Reset);
-    }
-    last_activity_ = time_.now();
+    // A direction holds a pipe or a buffer, never both.
+    d.copying_because.reset();
+    d.release_buffer();
   }
-  boost::asio::post(d.from.get_executor(), [self = shared_from_this(), &d] {
-    if (!self->finished_) self->splice_now(d);
-  });
+  const auto n = ::splice(d.from.native_handle(), nullptr, d.pipe.write_fd(), nullptr, options_.pipes->capacity(),
+                          SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    pump(d);
+    return Step::Wait;
+  }
+  if (n < 0 && cannot_splice(errno)) return fall_back_to_copy(d);
+  if (n < 0) {
+    finish(RelayEnd::Reset);
+    return Step::Wait;
+  }
+  if (n == 0) {
+    release_pipe(d);
+    on_eof(d);
+    return Step::Wait;
+  }
+  d.in_pipe = static_cast<std::size_t>(n);
+  count_read(d, d.in_pipe);
+  return drain_pipe(d);
 }
 
-void StreamRelay::write(Direction& d, std::size_t n) {
-  const bool initial = !d.pending.empty();
-  auto buffer = initial ? boost::asio::buffer(d.pending) : boost::asio::buffer(d.buffer.get(), n);
-  boost::asio::async_write(d.to, buffer, [self = shared_from_this(), &d, initial](const boost::system::error_code& ec,
-                                                                                  std::size_t) {
-    if (self->finished_) return;
-    // The reader went away: tell the writer by resetting it too.
-    if (ec) return self->finish(RelayEnd::Reset);
-    self->last_activity_ = self->time_.now();
-    if (initial) {
-      d.pending.clear();
-      d.pending.shrink_to_fit();
+StreamRelay::Step StreamRelay::drain_pipe(Direction& d) {
+  while (d.in_pipe > 0) {
+    const auto m = ::splice(d.pipe.read_fd(), nullptr, d.to.native_handle(), nullptr, d.in_pipe,
+                            SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (m > 0) {
+      d.in_pipe -= static_cast<std::size_t>(m);
+      last_activity_ = time_.now();  // progress, however slow the reader
+      continue;
     }
-    // While bytes flow, read again at once with the same buffer; it is released only when the
-    // source has nothing more (read_now gets would_block), so a busy stream costs one read and
-    // one write per chunk, an idle one no buffer.
-    self->read_now(d);
-  });
+    if (m < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      // The reader is slow: wait for room, holding only the pipe (and its bytes).
+      d.to.async_wait(Stream::wait_write, [self = shared_from_this(), &d](const boost::system::error_code& ec) {
+        if (self->finished_) return;
+        if (ec) return self->finish(RelayEnd::Reset);
+        if (self->drain_pipe(d) == Step::Again) self->read_now(d);
+      });
+      return Step::Wait;
+    }
+    if (m < 0 && cannot_splice(errno)) return fall_back_to_copy(d);
+    // EPIPE / ECONNRESET: the reader went away; tell the writer by resetting it too.
+    finish(RelayEnd::Reset);
+    return Step::Wait;
+  }
+  return Step::Again;
+}
+
+StreamRelay::Step StreamRelay::write_now(Direction& d, const char* data, std::size_t n) {
+  d.out = data;
+  d.out_left = n;
+  return continue_write(d);
+}
+
+StreamRelay::Step StreamRelay::continue_write(Direction& d) {
+  while (d.out_left > 0) {
+    boost::system::error_code ec;
+    const auto m = d.to.write_some(boost::asio::buffer(d.out, d.out_left), ec);
+    if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
+      d.to.async_wait(Stream::wait_write, [self = shared_from_this(), &d](const boost::system::error_code& ec) {
+        if (self->finished_) return;
+        if (ec) return self->finish(RelayEnd::Reset);
+        if (self->continue_write(d) == Step::Again) self->read_now(d);
+      });
+      return Step::Wait;
+    }
+    if (ec) {
+      // The reader went away: tell the writer by resetting it too.
+      finish(RelayEnd::Reset);
+      return Step::Wait;
+    }
+    d.out += m;
+    d.out_left -= m;
+    last_activity_ = time_.now();  // progress, however slow the reader
+  }
+  d.out = nullptr;
+  if (!d.pending.empty()) {
+    d.pending.clear();
+    d.pending.shrink_to_fit();
+  }
+  if (d.eof_after_write) {
+    on_eof(d);
+    return Step::Wait;
+  }
+  // While bytes flow, read again at once with the same buffer; it is released only when the
+  // source has nothing more (pump), so a busy stream costs one read and one write per chunk.
+  return Step::Again;
 }
 
 void StreamRelay::half_close(Direction& d) {
@@ -283,7 +360,7 @@ void StreamRelay::finish(RelayEnd end) {
   a_.close(ignored);
   b_.close(ignored);
   for (Direction* d : {up_.get(), down_.get()}) {
-    d->buffer.reset();
+    d->release_buffer();
     if (d->pipe) release_pipe(*d);
   }
   result_.end = end;

@@ -2,13 +2,15 @@
 // sockets with the semantics of a TCP proxy —
 //   - half-close: EOF one way becomes shutdown(SHUT_WR) on the other; the other way keeps flowing;
 //   - abort: a reset (or a write that fails) one way resets the other (SO_LINGER 0 + close);
-//   - idle timeout: no byte either way for `idle_timeout` aborts both;
+//   - idle timeout: `idle_timeout` with no progress either way (no byte read, none written, not
+//     even part of a chunk to a slow reader) aborts both;
 //   - bounded memory: a direction holds a buffer only while bytes are in flight (it waits for
-//     readability with no buffer), and reads no more until its write completed, so a slow
-//     reader stalls its writer through TCP/vsock flow control instead of growing memory;
+//     readability with neither buffer nor pipe), and reads no more until its write completed,
+//     so a slow reader stalls its writer through TCP/vsock flow control instead of growing memory;
 //   - splice(2) when given a PipePool: bytes go socket -> pipe -> socket without entering user
 //     space, the pipe held (like the buffer) only while bytes are in flight. A socket pair the
-//     kernel cannot splice, or an exhausted pool, falls back to the buffer copy;
+//     kernel cannot splice, or an exhausted pool, falls back to the buffer copy (each such read
+//     counted in porthole_relay_splice_fallbacks_total);
 //   - an optional StreamObserver sees (and may edit) the bytes as they pass — how the agent
 //     records HTTP spans at ingress; a stream with an observer is copied, never spliced.
 #pragma once
@@ -35,6 +37,13 @@ class StreamObserver {
   // `data` was read from one end (upstream: from a, the originator); append to `out` what the
   // other end gets — normally `data` itself. Bytes held back must be bounded and appended later.
   virtual void on_bytes(bool upstream, std::string_view data, std::string& out) = 0;
+  // The `upstream` source ended (EOF): append to `out` every byte still held back for that
+  // direction; they reach the other end before the half-close does. An observer that holds
+  // bytes back must override this, or they are lost.
+  virtual void on_eof(bool upstream, std::string& out) {
+    (void)upstream;
+    (void)out;
+  }
   // The stream ended (after the Done callback's result is known).
   virtual void on_end(const RelayResult& result) = 0;
 };
@@ -67,19 +76,25 @@ class StreamRelay : public std::enable_shared_from_this<StreamRelay> {
   // the observer does not see them (the caller shows them to it if it should).
   void start(std::string to_b = {}, std::string to_a = {});
   void abort();  // resets both ends now
+  std::size_t buffer_bytes_held() const;  // copy buffers held now (0 while idle)
   ~StreamRelay();
 
  private:
   struct Direction;
+  enum class Step { Again, Wait };  // go on reading at once / a handler (or nothing) continues
   StreamRelay(Stream a, Stream b, TimeSource& time, RelayOptions options, Progress progress, Done done);
   void pump(Direction& d);
   void read_now(Direction& d);
-  void copy_now(Direction& d);
-  void splice_now(Direction& d);
-  bool fall_back_to_copy(Direction& d);
+  Step copy_once(Direction& d);
+  Step splice_once(Direction& d);
+  Step drain_pipe(Direction& d);
+  Step fall_back_to_copy(Direction& d);
+  Step write_now(Direction& d, const char* data, std::size_t n);
+  Step continue_write(Direction& d);
+  void count_read(Direction& d, std::size_t n);
+  void end_of_stream(Direction& d);
   void on_eof(Direction& d);
   void release_pipe(Direction& d);
-  void write(Direction& d, std::size_t n);
   void half_close(Direction& d);
   void finish(RelayEnd end);
   void arm_idle();

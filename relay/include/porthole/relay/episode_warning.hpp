@@ -1,0 +1,49 @@
+// Rate limits the warning for a condition that comes in episodes (every splice pipe in use,
+// pipe() failing for want of descriptors): the first occurrence is logged at once, later ones at
+// most once per `every`, each line saying how many occurrences went unlogged since the previous
+// one — a few lines however often the condition strikes, and nothing hidden. Each condition has
+// its own, so one cannot silence another. Not thread-safe: the owner locks.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "porthole/common/time.hpp"
+
+namespace porthole::relay {
+
+class EpisodeWarning {
+ public:
+  explicit EpisodeWarning(Duration every) : every_(every) {}
+
+  struct Line {
+    bool new_episode;        // the condition cleared and struck again since the previous line
+    std::uint64_t unlogged;  // occurrences not logged since the previous line
+  };
+  // The condition struck at `now`: the line to log, or nullopt when one was logged less than
+  // `every` ago (then this occurrence is counted for the next line).
+  std::optional<Line> occurred(MonoTime now) {
+    if (!in_episode_) new_episode_ = true;
+    in_episode_ = true;
+    if (last_line_ && now - *last_line_ < every_) {
+      ++unlogged_;
+      return std::nullopt;
+    }
+    last_line_ = now;
+    const Line line{new_episode_, unlogged_};
+    new_episode_ = false;
+    unlogged_ = 0;
+    return line;
+  }
+  // The condition cleared: the next occurrence starts a new episode.
+  void ended() { in_episode_ = false; }
+
+ private:
+  Duration every_;
+  bool in_episode_ = false;
+  bool new_episode_ = false;
+  std::optional<MonoTime> last_line_;
+  std::uint64_t unlogged_ = 0;
+};
+
+}  // namespace porthole::relay
