@@ -13,6 +13,7 @@ import hashlib
 import http.client
 import json
 import os
+import selectors
 import signal
 import socket
 import struct
@@ -47,6 +48,8 @@ BULK_TIMEOUT = 120
 #          until EOF or reset, writing WORKDIR/abort-seen ("eof" or "reset"); "abort" -> reply
 #          "ready\n" and close with SO_LINGER 0 (RST)
 #   proxy  expects a PROXY v2 header, writes it to WORKDIR/proxy-<n>.json as JSON, then echoes
+#   duplex reads everything and sends without end, both at once, until the client goes away;
+#          then writes how each direction ended to WORKDIR/duplex-end ("eof", "ConnectionResetError", ...)
 ENCLAVE_SERVER = r'''
 import hashlib, json, os, socket, struct, sys, threading
 mode, port, workdir = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -163,6 +166,24 @@ def serve(conn, n):
                 note("abort-seen", "eof")
             except ConnectionResetError:
                 note("abort-seen", "reset")
+        elif mode == "duplex":
+            ended = []
+            def reader():
+                try:
+                    while conn.recv(1 << 20):
+                        pass
+                    ended.append("eof")
+                except OSError as e:
+                    ended.append(type(e).__name__)
+            t = threading.Thread(target=reader, daemon=True)
+            t.start()
+            block = b"d" * (1 << 20)
+            try:
+                while True:
+                    conn.sendall(block)
+            except OSError as e:
+                ended.append(type(e).__name__)
+            note("duplex-end", ",".join(ended))
         elif mode == "proxy":
             head = b""
             while len(head) < 16:
@@ -337,6 +358,43 @@ def fds_beyond_pipe_cache(stack):
             harness.open_fds(stack.agent.pid) - 2 * int(idle["enclave"]))
 
 
+def pipes_in_use(text):
+    """Splice pipes lent out on (parent, enclave): 0 on both once every connection is gone."""
+    return tuple(metric_sum(text, "porthole_relay_splice_pipes", side=side, state="in_use")
+                 for side in ("parent", "enclave"))
+
+
+def vanish_mid_transfer(addr, nbytes, timeout=30):
+    """Sends and receives at once until `nbytes` went each way, then disappears without a word
+    (SO_LINGER 0: a RST, what a crashed client's kernel sends with bytes unread). Returns
+    (sent, received, the time it vanished)."""
+    s = connect(addr)
+    s.setblocking(False)
+    sel = selectors.DefaultSelector()
+    sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
+    block = memoryview(b"c" * (1 << 20))
+    sent = received = 0
+    deadline = time.monotonic() + timeout
+    try:
+        while (sent < nbytes or received < nbytes) and time.monotonic() < deadline:
+            for _, events in sel.select(1):
+                try:
+                    if events & selectors.EVENT_READ:
+                        data = s.recv(1 << 20)
+                        if not data:
+                            raise AssertionError(f"the relay ended the stream after {received} bytes")
+                        received += len(data)
+                    if events & selectors.EVENT_WRITE:
+                        sent += s.send(block)
+                except BlockingIOError:
+                    pass
+    finally:
+        sel.close()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+    return sent, received, time.monotonic()
+
+
 def web(**labels):
     return dict(dict(path="ingress", route="web"), **labels)
 
@@ -498,6 +556,7 @@ class ManyConnections(unittest.TestCase):
             # Everything released on both sides.
             poll(lambda: (lambda now: now[0] <= base_sidecar and now[1] <= base_agent)(fds_beyond_pipe_cache(stack)),
                  60, "both processes' descriptors to return to their baseline")
+            self.assertEqual(pipes_in_use(stack.metrics()), (0, 0), "every splice pipe went back to its pool")
             echo_roundtrip(addr)
 
 
@@ -732,6 +791,44 @@ class Ingress(unittest.TestCase):
             self.assertGreaterEqual(metric_sum(text, "porthole_relay_errors_total", reason="reset", **web()), 1,
                                     "an abort is counted as reason=reset on at least one side")
 
+    def test_client_vanishing_mid_transfer_closes_both_sides_within_a_second(self):
+        sc, ag = relay_config()
+        with harness.Stack(sidecar_config=sc, agent_config=ag) as stack:
+            stack.wait_ready()
+            start_server(stack, "duplex")
+            addr = listener_address(stack)
+            note = os.path.join(stack.workdir, "duplex-end")
+
+            def all_closed(text):
+                return (metric_value(text, "porthole_relay_connections_active", side="parent", **web()) == 0
+                        and metric_value(text, "porthole_relay_connections_active", side="enclave", **web()) == 0)
+
+            # A first one warms up whatever is created lazily; the baseline comes after it.
+            vanish_mid_transfer(addr, 1 << 20)
+            poll(lambda: os.path.exists(note) and all_closed(stack.metrics()), 10, "the warm-up to end")
+            os.unlink(note)
+            base_sidecar, base_agent = fds_beyond_pipe_cache(stack)
+
+            sent, received, vanished = vanish_mid_transfer(addr, 64 << 20)
+            self.assertGreaterEqual(min(sent, received), 64 << 20, "the transfer did not flow both ways")
+            poll(lambda: os.path.exists(note), 1.0, "the workload to see the client's disappearance", interval=0.01)
+            text = poll(lambda: (lambda t: t if all_closed(t) else None)(stack.metrics()), 1.0,
+                        "both sides to close the connection", interval=0.01)
+            elapsed = time.monotonic() - vanished
+            print(f"\nvanish: both sides closed {elapsed * 1000:.0f} ms after the client vanished "
+                  f"({sent >> 20} MiB up, {received >> 20} MiB down; workload saw {read_note(stack, 'duplex-end')})",
+                  file=sys.stderr)
+            self.assertLess(elapsed, 1.0)
+            self.assertGreaterEqual(metric_sum(text, "porthole_relay_errors_total", reason="reset", **web()), 1,
+                                    "the disappearance is counted as a reset")
+            self.assertEqual(pipes_in_use(text), (0, 0))
+            try:
+                poll(lambda: (lambda now: now[0] <= base_sidecar and now[1] <= base_agent)(fds_beyond_pipe_cache(stack)),
+                     5, "both processes' descriptors to return to their baseline")
+            except AssertionError as e:
+                raise AssertionError(f"{e}: sidecar {base_sidecar} -> {fds_beyond_pipe_cache(stack)[0]}, agent "
+                                     f"{base_agent} -> {fds_beyond_pipe_cache(stack)[1]}") from None
+
     def test_silent_client_is_closed_at_the_idle_timeout(self):
         sc, ag = relay_config(sidecar_ingress={"idle_timeout": "2s"})
         with harness.Stack(sidecar_config=sc, agent_config=ag) as stack:
@@ -830,6 +927,7 @@ class Ingress(unittest.TestCase):
                 self.assertEqual(metric_value(text, "porthole_relay_connections_opened_total", side=side, **web()), total + 20)
                 self.assertEqual(metric_value(text, "porthole_relay_connections_active", side=side, **web()), 0)
                 self.assertEqual(metric_sum(text, "porthole_relay_errors_total", side=side, **web()), 0, side)
+            self.assertEqual(pipes_in_use(text), (0, 0), "every splice pipe went back to its pool")
 
     def test_agent_restart_fails_open_connections_cleanly(self):
         sc, ag = relay_config()
