@@ -31,7 +31,8 @@ OtlpExporterMetrics::OtlpExporterMetrics(prometheus::Registry& registry, const s
                        .Register(registry);
   auto& up = prometheus::BuildGauge()
                  .Name("porthole_exporter_up")
-                 .Help("1 when the latest export attempt for the signal succeeded (or none was made yet), else 0.")
+                 .Help("1 when the collector answered the latest export attempt for the signal with any HTTP status (or "
+                       "none was made yet); 0 when it could not be reached (connection error or timeout).")
                  .Labels(constant)
                  .Register(registry);
   auto& queue = prometheus::BuildGauge()
@@ -73,7 +74,9 @@ void OtlpExporterMetrics::attempt(OtlpSignal s, std::string_view outcome, double
   auto& per = signals_[index_of(s)];
   per.requests.find(outcome)->second->Increment();
   per.duration->Observe(seconds);
-  per.up->Set(outcome == kOutcomeSuccess ? 1 : 0);
+  // Like Prometheus' own `up`: reachability, not success. A collector that rejects one bad
+  // request is up; whether exports succeed is what requests_total{outcome} tells.
+  per.up->Set(outcome == kOutcomeConnectionError || outcome == kOutcomeTimeout ? 0 : 1);
 }
 
 void OtlpExporterMetrics::dropped(OtlpSignal s, std::string_view reason, std::uint64_t items) {

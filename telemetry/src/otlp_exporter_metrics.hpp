@@ -1,5 +1,6 @@
 // The exporter's self-metrics: what was sent, what was dropped and why, how full the retry
-// buffer is, how long attempts take, and whether the last attempt per signal worked.
+// buffer is, how long attempts take, and whether the collector answered the last attempt per
+// signal (porthole_exporter_up: reachability, whatever the HTTP status).
 #pragma once
 
 #include <array>

@@ -1,6 +1,5 @@
 #include "porthole/telemetry/otlp_http_exporter.hpp"
 
-#include <algorithm>
 #include <array>
 #include <deque>
 #include <optional>
@@ -11,6 +10,7 @@
 
 #include "collector_client.hpp"
 #include "otlp_exporter_metrics.hpp"
+#include "warning_limiter.hpp"
 #include "porthole/common/backoff.hpp"
 #include "porthole/common/logging.hpp"
 #include "porthole/telemetry/gzip.hpp"
@@ -22,7 +22,6 @@ namespace {
 namespace http = boost::beast::http;
 
 constexpr std::size_t kLoggedBodyBytes = 256;
-constexpr Duration kWarnInterval = std::chrono::seconds(10);
 
 // A collector's error body is untrusted text: keep it short and printable in our logs.
 std::string sanitise_for_log(std::string_view body) {
@@ -232,15 +231,29 @@ class OtlpHttpExporter::Impl {
     drop_front(lane, rejection_reason(status));
   }
 
-  // `hint` is the collector's Retry-After, which replaces our own backoff (capped by it).
+  // `hint` is the collector's Retry-After. OTLP/HTTP says to honour it, so a positive one
+  // replaces our backoff exactly, even beyond max_backoff; "0" (or a past date) asks for nothing
+  // in particular and gets our own backoff, so a collector cannot make us spin. Waiting past the
+  // request's retry budget (max_elapsed from its first attempt) would only end in a drop, so
+  // such a wait is not started: the request is given up at once. parse_retry_after saturates
+  // absurd values at a year, far beyond any budget (max_elapsed is at most 24 h).
   void retry(Lane& lane, std::optional<Duration> hint, const std::string& why) {
     if (shutting_down_) return drop_front(lane, kDropShutdown);
-    const Duration delay = hint ? std::min(*hint, config_.max_backoff) : lane.backoff->next();
+    const bool honour_hint = hint && *hint > Duration::zero();
+    const Duration delay = honour_hint ? *hint : lane.backoff->next();
     const auto& front = lane.queue.front();
     const MonoTime now = time_.now();
-    if (now + delay - *front.first_attempt > config_.max_elapsed) {
-      log_->warn("giving up on a {} request to {} after {} ({}; {} items dropped)", to_string(lane.signal),
-                 lane.url_text, format_duration(now - *front.first_attempt), why, front.items);
+    const Duration elapsed = now - *front.first_attempt;
+    if (elapsed + delay > config_.max_elapsed) {
+      if (honour_hint) {
+        log_->warn("giving up on a {} request to {} after {} ({}): the collector asks to retry after {}, beyond "
+                   "max_elapsed ({}); {} items dropped",
+                   to_string(lane.signal), lane.url_text, format_duration(elapsed), why, format_duration(delay),
+                   format_duration(config_.max_elapsed), front.items);
+      } else {
+        log_->warn("giving up on a {} request to {} after {} ({}; {} items dropped)", to_string(lane.signal),
+                   lane.url_text, format_duration(elapsed), why, front.items);
+      }
       return drop_front(lane, kDropRetryExpired);
     }
     metrics_.retry(lane.signal);
@@ -292,14 +305,11 @@ class OtlpHttpExporter::Impl {
 
   // A full buffer can drop thousands of requests a second: one warning per interval.
   void warn_buffer_full(const Lane& lane) {
-    ++buffer_full_since_warning_;
-    const auto now = time_.now();
-    if (last_buffer_full_warning_ && now - *last_buffer_full_warning_ < kWarnInterval) return;
+    const auto requests = buffer_full_warnings_.add(1, time_.now());
+    if (requests == 0) return;
     log_->warn("export buffer full ({} requests, {} bytes queued): dropped {} request(s) since the last warning, "
                "latest for {}",
-               queued_requests_, queued_bytes_, buffer_full_since_warning_, to_string(lane.signal));
-    last_buffer_full_warning_ = now;
-    buffer_full_since_warning_ = 0;
+               queued_requests_, queued_bytes_, requests, to_string(lane.signal));
   }
 
   boost::asio::any_io_executor executor_;
@@ -313,8 +323,7 @@ class OtlpHttpExporter::Impl {
   bool shutting_down_ = false;
   std::function<void()> shutdown_done_;
   std::unique_ptr<Timer> shutdown_timer_;
-  std::optional<MonoTime> last_buffer_full_warning_;
-  std::uint64_t buffer_full_since_warning_ = 0;
+  WarningLimiter buffer_full_warnings_;
   std::shared_ptr<spdlog::logger> log_;
 };
 

@@ -63,7 +63,9 @@ class Cursor {
   std::string_view s_;
 };
 
-std::optional<std::chrono::system_clock::time_point> make_time(int y, int mo, int d, int h, int mi, int s) {
+// Seconds, not the system clock's nanoseconds: a date past 2262 (which any peer may send) would
+// overflow those.
+std::optional<std::chrono::sys_seconds> make_time(int y, int mo, int d, int h, int mi, int s) {
   using namespace std::chrono;
   const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
   if (!ymd.ok() || h > 23 || mi > 59 || s > 60) return std::nullopt;
@@ -72,7 +74,7 @@ std::optional<std::chrono::system_clock::time_point> make_time(int y, int mo, in
 
 }  // namespace
 
-std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string_view value) {
+std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view value) {
   value = trim(value);
   int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
   {  // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
@@ -104,19 +106,24 @@ std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string
 }
 
 std::optional<Duration> parse_retry_after(std::string_view value, std::chrono::system_clock::time_point now) {
+  using std::chrono::seconds;
+  // Anything beyond a year is as good as "very long" (longer than any retry budget allows).
+  constexpr std::uint64_t kCapSeconds = 365ull * 24 * 3600;
+  constexpr Duration kCap = seconds(kCapSeconds);
   value = trim(value);
   if (value.empty()) return std::nullopt;
   if (std::all_of(value.begin(), value.end(), [](unsigned char c) { return std::isdigit(c); })) {
     std::uint64_t secs = 0;
     auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), secs);
-    // Anything beyond a year is as good as "very long"; the caller caps it anyway.
-    constexpr std::uint64_t kCap = 365ull * 24 * 3600;
-    if (ec == std::errc::result_out_of_range || secs > kCap) secs = kCap;
-    return std::chrono::duration_cast<Duration>(std::chrono::seconds(secs));
+    if (ec == std::errc::result_out_of_range || secs > kCapSeconds) return kCap;
+    return std::chrono::duration_cast<Duration>(seconds(secs));
   }
   auto when = parse_http_date(value);
   if (!when) return std::nullopt;
-  if (*when <= now) return Duration(0);
+  // In whole seconds first: only a date within a year of `now` fits the nanosecond clock.
+  const seconds ahead = *when - std::chrono::floor<seconds>(now);
+  if (ahead > seconds(kCapSeconds)) return kCap;
+  if (ahead <= seconds(0)) return Duration(0);
   return std::chrono::duration_cast<Duration>(*when - now);
 }
 

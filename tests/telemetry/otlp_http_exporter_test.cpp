@@ -54,6 +54,21 @@ class OtlpHttpExporterTest : public ::testing::Test {
     io.poll();
   }
 
+  // Queues one request whose first answer is scripted to ask for a retry, and checks that the
+  // retry goes out exactly `wait` later (not 1 ms sooner) and is delivered.
+  void expect_retry_exactly_after(OtlpHttpExporter& exporter, OtlpSignal signal, Duration wait) {
+    ASSERT_TRUE(exporter.enqueue(signal, "items", 1));
+    ASSERT_TRUE(run_until([&] { return exporter.waiting_to_retry(signal); }));
+    time.advance(wait - 1ms);
+    run_ready();
+    EXPECT_TRUE(exporter.waiting_to_retry(signal)) << "retried sooner than " << wait.count() << " ns";
+    EXPECT_EQ(collector.requests().size(), 1u);
+    time.advance(1ms);
+    ASSERT_TRUE(run_until([&] { return exporter.idle(); }));
+    EXPECT_EQ(collector.requests().size(), 2u);
+    EXPECT_EQ(metric("porthole_exporter_items_exported_total", {{"signal", std::string(to_string(signal))}}), 1);
+  }
+
   double metric(const std::string& name, const std::map<std::string, std::string>& labels = {}) {
     for (const auto& family : registry.Collect()) {
       if (family.name != name) continue;
@@ -186,7 +201,7 @@ TEST_F(OtlpHttpExporterTest, Retries503ThenExportsOnce) {
   ASSERT_TRUE(run_until([&] { return exporter->waiting_to_retry(OtlpSignal::Traces); }));
   EXPECT_EQ(attempts("traces", "retryable_status"), 1);
   EXPECT_EQ(metric("porthole_exporter_retries_total", {{"signal", "traces"}}), 1);
-  EXPECT_EQ(metric("porthole_exporter_up", {{"signal", "traces"}}), 0);
+  EXPECT_EQ(metric("porthole_exporter_up", {{"signal", "traces"}}), 1) << "the collector answered (503)";
   EXPECT_EQ(metric("porthole_exporter_queue_requests"), 1);
 
   time.advance(999ms);  // first backoff = initial_backoff (1 s) with jitter pinned to its ceiling
@@ -209,16 +224,7 @@ TEST_F(OtlpHttpExporterTest, HonoursRetryAfterSeconds) {
   auto c = config();
   c.initial_backoff = 100ms;  // our own backoff would come back far sooner than the collector asks
   auto exporter = make(c);
-  ASSERT_TRUE(exporter->enqueue(OtlpSignal::Logs, "logs", 1));
-  ASSERT_TRUE(run_until([&] { return exporter->waiting_to_retry(OtlpSignal::Logs); }));
-  time.advance(1999ms);
-  run_ready();
-  EXPECT_TRUE(exporter->waiting_to_retry(OtlpSignal::Logs));
-  EXPECT_EQ(collector.requests().size(), 1u);
-  time.advance(1ms);
-  ASSERT_TRUE(run_until([&] { return exporter->idle(); }));
-  EXPECT_EQ(collector.requests().size(), 2u);
-  EXPECT_EQ(metric("porthole_exporter_items_exported_total", {{"signal", "logs"}}), 1);
+  expect_retry_exactly_after(*exporter, OtlpSignal::Logs, 2s);
 }
 
 // Retry-After as an HTTP-date, `seconds` after the time source's wall clock.
@@ -244,13 +250,7 @@ TEST_F(OtlpHttpExporterTest, HonoursRetryAfterHttpDate) {
   auto c = config();
   c.initial_backoff = 100ms;
   auto exporter = make(c);
-  ASSERT_TRUE(exporter->enqueue(OtlpSignal::Traces, "spans", 1));
-  ASSERT_TRUE(run_until([&] { return exporter->waiting_to_retry(OtlpSignal::Traces); }));
-  time.advance(2999ms);
-  EXPECT_TRUE(exporter->waiting_to_retry(OtlpSignal::Traces));
-  time.advance(1ms);
-  ASSERT_TRUE(run_until([&] { return exporter->idle(); }));
-  EXPECT_EQ(collector.requests().size(), 2u);
+  expect_retry_exactly_after(*exporter, OtlpSignal::Traces, 3s);
 }
 
 TEST_F(OtlpHttpExporterTest, HeaderInjectionIsRefused) {
@@ -259,16 +259,70 @@ TEST_F(OtlpHttpExporterTest, HeaderInjectionIsRefused) {
   EXPECT_THROW(make(c), ConfigError);
 }
 
-TEST_F(OtlpHttpExporterTest, RetryAfterIsCappedByMaxBackoff) {
-  collector.script({.status = 503, .headers = {{"Retry-After", "3600"}}});
+TEST_F(OtlpHttpExporterTest, RetryAfterLongerThanMaxBackoffIsHonouredExactly) {
+  collector.script({.status = 503, .headers = {{"Retry-After", "60"}}});
   auto c = config();
-  c.max_backoff = 5s;
+  c.max_backoff = 5s;  // our own backoff would never wait this long; the collector's word wins
   auto exporter = make(c);
-  ASSERT_TRUE(exporter->enqueue(OtlpSignal::Metrics, "points", 1));
-  ASSERT_TRUE(run_until([&] { return exporter->waiting_to_retry(OtlpSignal::Metrics); }));
-  time.advance(5s);
+  expect_retry_exactly_after(*exporter, OtlpSignal::Metrics, 60s);
+}
+
+TEST_F(OtlpHttpExporterTest, RetryAfterBeyondTheRetryBudgetGivesUpAtOnce) {
+  collector.script({.status = 503, .headers = {{"Retry-After", "3600"}}});
+  collector.script({.status = 429, .headers = {{"Retry-After", "99999999999999999999999"}}});  // saturates
+  collector.script({.status = 503, .headers = {{"Retry-After", "2"}}});
+  collector.script({.status = 503, .headers = {{"Retry-After", "2"}}});
+  auto c = config();
+  c.max_elapsed = 3s;
+  auto exporter = make(c);
+  // An hour (or "forever") is beyond max_elapsed: dropped at once, no timer left waiting.
+  ASSERT_TRUE(exporter->enqueue(OtlpSignal::Traces, "a", 4));
   ASSERT_TRUE(run_until([&] { return exporter->idle(); }));
-  EXPECT_EQ(collector.requests().size(), 2u);
+  EXPECT_EQ(dropped("traces", "retry_expired"), 4);
+  ASSERT_TRUE(exporter->enqueue(OtlpSignal::Traces, "b", 5));
+  ASSERT_TRUE(run_until([&] { return exporter->idle(); }));
+  EXPECT_EQ(dropped("traces", "retry_expired"), 4 + 5);
+  EXPECT_FALSE(exporter->waiting_to_retry(OtlpSignal::Traces));
+  EXPECT_EQ(metric("porthole_exporter_retries_total", {{"signal", "traces"}}), 0);
+  // 2 s fits the 3 s budget once; the second 2 s wait would end at 4 s: given up then, not later.
+  ASSERT_TRUE(exporter->enqueue(OtlpSignal::Traces, "c", 6));
+  ASSERT_TRUE(run_until([&] { return exporter->waiting_to_retry(OtlpSignal::Traces); }));
+  time.advance(2s);
+  ASSERT_TRUE(run_until([&] { return exporter->idle(); }));
+  EXPECT_EQ(collector.requests().size(), 4u);
+  EXPECT_EQ(dropped("traces", "retry_expired"), 4 + 5 + 6);
+  EXPECT_EQ(metric("porthole_exporter_retries_total", {{"signal", "traces"}}), 1);
+}
+
+TEST_F(OtlpHttpExporterTest, RetryAfterZeroFallsBackToOurOwnBackoff) {
+  collector.script({.status = 503, .headers = {{"Retry-After", "0"}}});
+  auto exporter = make(config());
+  // initial_backoff (1 s, jitter pinned): a collector answering "0" cannot make us spin.
+  expect_retry_exactly_after(*exporter, OtlpSignal::Traces, 1s);
+}
+
+// porthole_exporter_up says whether the collector answered, whatever the status: one rejected
+// request is not an outage (PortholeTelemetryExportFailing looks at outcomes over time).
+TEST_F(OtlpHttpExporterTest, UpMeansTheCollectorAnsweredTheLatestAttempt) {
+  collector.script({.status = 400});
+  collector.script({.hang = true});
+  auto c = config();
+  c.timeout = 1s;
+  auto exporter = make(c);
+  EXPECT_EQ(metric("porthole_exporter_up", {{"signal", "traces"}}), 1) << "1 before any attempt";
+  ASSERT_TRUE(exporter->enqueue(OtlpSignal::Traces, "bad", 1));
+  ASSERT_TRUE(run_until([&] { return exporter->idle(); }));
+  EXPECT_EQ(dropped("traces", "rejected_4xx"), 1);
+  EXPECT_EQ(metric("porthole_exporter_up", {{"signal", "traces"}}), 1) << "a 400 is an answer";
+  ASSERT_TRUE(exporter->enqueue(OtlpSignal::Traces, "slow", 1));
+  ASSERT_TRUE(run_until([&] { return collector.requests().size() == 2; }));
+  time.advance(1s);
+  ASSERT_TRUE(run_until([&] { return exporter->waiting_to_retry(OtlpSignal::Traces); }));
+  EXPECT_EQ(metric("porthole_exporter_up", {{"signal", "traces"}}), 0) << "a timeout is not";
+  EXPECT_EQ(metric("porthole_exporter_up", {{"signal", "logs"}}), 1) << "per signal";
+  time.advance(1s);
+  ASSERT_TRUE(run_until([&] { return exporter->idle(); }));
+  EXPECT_EQ(metric("porthole_exporter_up", {{"signal", "traces"}}), 1);
 }
 
 TEST_F(OtlpHttpExporterTest, ClientErrorIsDroppedNotRetried) {
@@ -284,7 +338,7 @@ TEST_F(OtlpHttpExporterTest, ClientErrorIsDroppedNotRetried) {
   EXPECT_EQ(dropped("traces", "rejected_5xx"), 2);
   EXPECT_EQ(attempts("traces", "rejected"), 2);
   EXPECT_EQ(metric("porthole_exporter_retries_total", {{"signal", "traces"}}), 0);
-  EXPECT_EQ(metric("porthole_exporter_up", {{"signal", "traces"}}), 0);
+  EXPECT_EQ(metric("porthole_exporter_up", {{"signal", "traces"}}), 1) << "rejections are answers";
   EXPECT_TRUE(responses.empty()) << "the response callback is for 2xx only";
 }
 

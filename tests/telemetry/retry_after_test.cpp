@@ -30,6 +30,15 @@ TEST(ParseRetryAfter, HttpDateInAllThreeForms) {
   EXPECT_EQ(parse_retry_after("Sun, 06 Nov 1994 08:49:00 GMT", kExample), Duration(0)) << "past dates mean now";
 }
 
+TEST(ParseRetryAfter, DatesFarFromNowNeitherOverflowNorWrap) {
+  // Beyond what the nanosecond system clock holds (2262): saturates at a year, like big seconds.
+  EXPECT_EQ(parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", kExample), Duration(hours(24 * 365)));
+  EXPECT_EQ(parse_retry_after("Mon, 01 Jan 0001 00:00:00 GMT", kExample), Duration(0));
+  auto far = parse_http_date("Fri, 31 Dec 9999 23:59:59 GMT");
+  ASSERT_TRUE(far.has_value());
+  EXPECT_EQ(far->time_since_epoch(), seconds(253402300799));
+}
+
 TEST(ParseRetryAfter, RejectsGarbage) {
   for (const char* bad : {"", "soon", "-1", "1.5", "Sun, 31 Feb 1994 08:49:37 GMT", "Sun, 06 Nov 1994 25:00:00 GMT",
                           "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 6 Nov 1994 08:49:37 GMT"}) {

@@ -1,8 +1,11 @@
 // The sidecar's OTLP/HTTP exporter: posts already-encoded OTLP request bodies (protobuf or
 // JSON, made by the codec) to a collector, one request at a time per signal over a keep-alive
 // connection. It retries only what OTLP says is retryable (429, 502, 503, 504, connection
-// errors, timeouts), honours Retry-After, otherwise backs off exponentially with jitter, and
-// holds waiting requests in one bounded buffer. Everything it gives up on is counted by reason.
+// errors, timeouts), honours a positive Retry-After exactly (giving up at once, retry_expired,
+// when it asks for a wait beyond the request's max_elapsed budget), otherwise backs off
+// exponentially with jitter, and holds waiting requests in one bounded buffer. Everything it
+// gives up on is counted by reason. porthole_exporter_up is reachability: 1 when the collector
+// answered the latest attempt with any HTTP status, 0 after a connection error or timeout.
 //
 // Threading: every method must be called on the executor's thread (the sidecar's io_context);
 // enqueue() never blocks and never does I/O itself.

@@ -12,10 +12,11 @@
 namespace porthole::telemetry {
 
 // The delay the header asks for, measured from `now` (a date in the past gives zero);
-// nullopt when the value is neither form. Huge values saturate instead of overflowing.
+// nullopt when the value is neither form. Values beyond a year (seconds or dates, up to year
+// 9999) saturate at a year instead of overflowing.
 std::optional<Duration> parse_retry_after(std::string_view value, std::chrono::system_clock::time_point now);
 
 // An HTTP-date in any of the three RFC 9110 forms; nullopt when malformed.
-std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string_view value);
+std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view value);
 
 }  // namespace porthole::telemetry
