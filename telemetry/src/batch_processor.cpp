@@ -2,15 +2,20 @@
 // runs only on the executor (timers, one export in flight, flush/shutdown deadlines).
 #include "porthole/telemetry/batch_processor.hpp"
 
+#include <array>
 #include <atomic>
 #include <list>
 #include <mutex>
 #include <stdexcept>
+#include <utility>
 
 #include <boost/asio/post.hpp>
 
 #include "batch_processor_metrics.hpp"
 #include "bounded_ring.hpp"
+#include "porthole/common/config_reader.hpp"
+#include "porthole/common/logging.hpp"
+#include "warning_limiter.hpp"
 
 namespace porthole::telemetry {
 namespace {
@@ -47,7 +52,8 @@ struct BatchProcessor<Item>::Core {
         config(std::move(c)),
         metrics(registry, signal_name<Item>(), config.side),
         delay_timer(time.make_timer()),
-        export_timer(time.make_timer()) {}
+        export_timer(time.make_timer()),
+        log(logger("telemetry")) {}
 
   struct Flush {
     std::size_t remaining;  // items still to be taken from the queue for this flush
@@ -74,7 +80,21 @@ struct BatchProcessor<Item>::Core {
   BatchStats counts;
   BatchStats synced;  // executor only: the counts already added to the Prometheus counters
 
+  // One per drop reason: the count, its series and its rate-limited warning.
+  struct DropReason {
+    std::uint64_t BatchStats::*count;
+    prometheus::Counter* metric;
+    std::string_view name;
+    WarningLimiter warnings{};
+  };
+
   // Executor only.
+  std::array<DropReason, 4> drops{{
+      {&BatchStats::dropped_queue_full, &metrics.dropped_queue_full, kBatchDropQueueFull},
+      {&BatchStats::dropped_shutdown, &metrics.dropped_shutdown, kBatchDropShutdown},
+      {&BatchStats::dropped_export_failed, &metrics.dropped_export_failed, kBatchDropExportFailed},
+      {&BatchStats::dropped_export_timeout, &metrics.dropped_export_timeout, kBatchDropExportTimeout},
+  }};
   std::unique_ptr<Timer> delay_timer;
   std::unique_ptr<Timer> export_timer;
   bool delay_elapsed = false;
@@ -84,6 +104,7 @@ struct BatchProcessor<Item>::Core {
   MonoTime export_started{};
   std::list<Flush> flushes;
   bool shut_down = false;
+  std::shared_ptr<spdlog::logger> log;
 
   // The hot path: one short critical section and no shared atomics beyond the mutex. The
   // Prometheus series are brought up to date on the executor (sync_metrics), not here.
@@ -130,8 +151,11 @@ struct BatchProcessor<Item>::Core {
     return accepted;
   }
 
-  // Executor only: pushes what producers counted into the Prometheus series.
-  void sync_metrics() {
+  // Executor only: pushes what producers (and completions) counted into the Prometheus series,
+  // and warns about drops: at most one line per reason per interval, with the count since the
+  // previous one; `final` reports whatever is left (nothing runs after shutdown to do it later).
+  // Logs outside the mutex: in the agent, a warning becomes a log record that is submit()ted.
+  void sync_metrics(bool final = false) {
     BatchStats now;
     std::size_t depth, bytes;
     {
@@ -141,16 +165,37 @@ struct BatchProcessor<Item>::Core {
       depth = queue.size();
       bytes = queued_bytes;
     }
-    const auto delta = [](std::uint64_t now_value, std::uint64_t& synced_value) {
-      const auto d = static_cast<double>(now_value - synced_value);
-      synced_value = now_value;
-      return d;
-    };
-    metrics.received.Increment(delta(now.received, synced.received));
-    metrics.dropped_queue_full.Increment(delta(now.dropped_queue_full, synced.dropped_queue_full));
-    metrics.dropped_shutdown.Increment(delta(now.dropped_shutdown, synced.dropped_shutdown));
+    metrics.received.Increment(static_cast<double>(now.received - synced.received));
+    synced.received = now.received;
+    const MonoTime t = time.now();
+    for (auto& drop : drops) {
+      const std::uint64_t n = now.*drop.count - synced.*drop.count;
+      synced.*drop.count = now.*drop.count;
+      drop.metric->Increment(static_cast<double>(n));
+      auto report = drop.warnings.add(n, t);
+      if (final && report == 0) report = drop.warnings.take_unreported();
+      if (report != 0) warn_dropped(drop.name, report);
+    }
     metrics.queue_depth.Set(static_cast<double>(depth));
     metrics.queue_bytes.Set(static_cast<double>(bytes));
+  }
+
+  void warn_dropped(std::string_view reason, std::uint64_t n) {
+    const auto signal = signal_name<Item>();
+    if (reason == kBatchDropQueueFull) {
+      log->warn("{} batch processor: dropped {} {} since the last warning (queue_full): the queue is full "
+                "(max_queue_size {}, max_queue_bytes {}); they arrive faster than they are exported",
+                signal, n, signal, config.max_queue_size, config.max_queue_bytes);
+    } else if (reason == kBatchDropExportFailed) {
+      log->warn("{} batch processor: dropped {} {} since the last warning (export_failed): the exporter "
+                "reported failure", signal, n, signal);
+    } else if (reason == kBatchDropExportTimeout) {
+      log->warn("{} batch processor: dropped {} {} since the last warning (export_timeout): exports did not "
+                "complete within export_timeout ({})", signal, n, signal, format_duration(config.export_timeout));
+    } else {
+      log->warn("{} batch processor: dropped {} {} since the last warning (shutdown): still queued or being "
+                "exported at the shutdown deadline, or offered after shutdown", signal, n, signal);
+    }
   }
 
   void arm_delay() {
@@ -224,10 +269,7 @@ struct BatchProcessor<Item>::Core {
         counts.dropped_export_failed += in_flight_items;
       }
     }
-    const auto n = static_cast<double>(in_flight_items);
-    if (ok) metrics.exported.Increment(n);
-    else if (timed_out) metrics.dropped_export_timeout.Increment(n);
-    else metrics.dropped_export_failed.Increment(n);
+    if (ok) metrics.exported.Increment(static_cast<double>(in_flight_items));
     in_flight_items = 0;
     finish_flushes();
     maybe_export();
@@ -276,11 +318,24 @@ struct BatchProcessor<Item>::Core {
         queue.clear();
         queue_item_bytes.clear();
         queued_bytes = 0;
+        // The batch in flight is dropped here too, exactly once: whatever its export does later
+        // (succeeds, fails, times out, or completes after this processor is gone) is ignored.
+        counts.dropped_shutdown += abandon_in_flight();
       }
-      sync_metrics();
       stop_after_shutdown();
+      sync_metrics(true);
     }
     if (done) done(false);
+  }
+
+  // Forgets the export in flight (a later completion no longer matches `generation`, and its
+  // timeout is cancelled) and returns how many items it held.
+  std::size_t abandon_in_flight() {
+    if (!in_flight) return 0;
+    in_flight = false;
+    ++generation;
+    export_timer->cancel();
+    return std::exchange(in_flight_items, 0);
   }
 
   void stop_after_shutdown() {
@@ -289,15 +344,19 @@ struct BatchProcessor<Item>::Core {
   }
 
   void drop_queue_on_destruction() {
-    std::lock_guard lock(mutex);
-    accepting = false;
-    if (!queue.empty()) {
+    std::uint64_t dropped;
+    {
+      std::lock_guard lock(mutex);
+      accepting = false;
       // Counted in stats and metrics although nobody may scrape them any more: a processor
       // destroyed without shutdown() still owes an account of what it dropped.
-      counts.dropped_shutdown += queue.size();
-      metrics.dropped_shutdown.Increment(static_cast<double>(queue.size()));
+      dropped = queue.size() + abandon_in_flight();
+      counts.dropped_shutdown += dropped;
+      queue.clear();
     }
-    queue.clear();
+    if (dropped == 0) return;
+    metrics.dropped_shutdown.Increment(static_cast<double>(dropped));
+    warn_dropped(kBatchDropShutdown, dropped);
   }
 };
 

@@ -8,6 +8,7 @@
 
 #include <thread>
 
+#include "captured_log.hpp"
 #include "porthole/common/manual_time.hpp"
 #include "porthole/telemetry/batch_processor.hpp"
 
@@ -216,10 +217,95 @@ TEST_F(BatchProcessorTest, ShutdownFlushesThenCountsWhatMissedTheDeadline) {
   time.advance(1ms);
   EXPECT_EQ(done, false);
   const auto stats = processor->stats();
-  EXPECT_EQ(stats.dropped_shutdown, 5u);  // 4 never exported + 1 submitted after shutdown
+  EXPECT_EQ(stats.dropped_shutdown, 9u);  // 4 queued + 4 in flight + 1 submitted after shutdown
   EXPECT_EQ(stats.queued, 0u);
+  EXPECT_EQ(metric("porthole_telemetry_spans_dropped_total", "shutdown"), 9);
+  EXPECT_EQ(time.pending_timers(), 0u);  // not even the hung export's timeout
+}
+
+TEST_F(BatchProcessorTest, TheBatchInFlightAtTheShutdownDeadlineIsCountedOnceWhateverItsLateCompletion) {
+  make(small());
+  for (int i = 0; i < 6; ++i) submit("s");
+  drain();  // 4 in flight, 2 queued
+  std::optional<bool> done;
+  processor->shutdown(2s, [&](bool ok) { done = ok; });
+  time.advance(2s);
+  EXPECT_EQ(done, false);
+  EXPECT_EQ(processor->stats().dropped_shutdown, 6u);
+  EXPECT_FALSE(processor->stats().export_in_flight);
+  EXPECT_EQ(time.pending_timers(), 0u) << "its export_timeout would count it a second time";
+  exporter.complete_all(true);  // it made it after all: too late, it is already accounted for
+  drain();
+  time.advance(60s);
+  const auto stats = processor->stats();
+  EXPECT_EQ(stats.dropped_shutdown, 6u);
+  EXPECT_EQ(stats.exported, 0u);
+  EXPECT_EQ(stats.dropped_export_failed + stats.dropped_export_timeout, 0u);
+  EXPECT_EQ(metric("porthole_telemetry_spans_dropped_total", "shutdown"), 6);
+  EXPECT_EQ(metric("porthole_telemetry_spans_exported_total"), 0);
+}
+
+TEST_F(BatchProcessorTest, ALateCompletionAfterTheProcessorIsGoneIsHarmless) {
+  make(small());
+  for (int i = 0; i < 4; ++i) submit("s");
+  drain();
+  processor->shutdown(1s, nullptr);
+  time.advance(1s);
+  processor.reset();
+  exporter.complete_all(false);
+  drain();
+  EXPECT_EQ(metric("porthole_telemetry_spans_dropped_total", "shutdown"), 4);
+  EXPECT_EQ(metric("porthole_telemetry_spans_dropped_total", "export_failed"), 0);
+}
+
+TEST_F(BatchProcessorTest, DestroyedWithoutShutdownItCountsQueuedAndInFlightItems) {
+  make(small());
+  for (int i = 0; i < 5; ++i) submit("s");
+  drain();  // 4 in flight, 1 queued
+  processor.reset();
   EXPECT_EQ(metric("porthole_telemetry_spans_dropped_total", "shutdown"), 5);
-  EXPECT_EQ(time.pending_timers(), 1u);  // only the hung export's timeout remains
+  exporter.complete_all(true);
+  drain();
+  EXPECT_EQ(metric("porthole_telemetry_spans_exported_total"), 0);
+}
+
+TEST_F(BatchProcessorTest, DropsAreWarnedAtMostOncePerReasonEveryTenSecondsWithTheCount) {
+  testing::CapturedLog log("telemetry");
+  make(small());
+  for (int i = 0; i < 20; ++i) submit("s");  // 8 queued, 12 dropped
+  EXPECT_TRUE(log.warnings().empty()) << "producers only count; the executor logs";
+  drain();  // the sync posted by the first drop; an export of 4 starts too
+  auto full = log.warnings_with("(queue_full)");
+  ASSERT_EQ(full.size(), 1u);
+  EXPECT_NE(full[0].find("dropped 12 spans"), std::string::npos) << full[0];
+  for (int i = 0; i < 10; ++i) submit("s");  // 4 fit, 6 dropped
+  drain();
+  time.advance(9999ms);  // the delay timer syncs at 5 s: still inside the interval
+  EXPECT_EQ(log.warnings_with("(queue_full)").size(), 1u);
+  time.advance(1ms);  // the tick at 10 s reports what was held back
+  full = log.warnings_with("(queue_full)");
+  ASSERT_EQ(full.size(), 2u);
+  EXPECT_NE(full[1].find("dropped 6 spans"), std::string::npos) << full[1];
+
+  exporter.complete_all(false);  // another reason has its own budget: reported at once
+  drain();
+  auto failed = log.warnings_with("(export_failed)");
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_NE(failed[0].find("dropped 4 spans"), std::string::npos) << failed[0];
+
+  processor->shutdown(1s, nullptr);  // 4 queued + 4 in flight at the deadline
+  EXPECT_FALSE(submit("late"));
+  drain();
+  time.advance(1s);
+  auto shutdown = log.warnings_with("(shutdown)");
+  ASSERT_FALSE(shutdown.empty());
+  std::uint64_t reported = 0;
+  for (const auto& line : shutdown) {
+    const auto at = line.find("dropped ");
+    reported += std::stoull(line.substr(at + 8));
+  }
+  EXPECT_EQ(reported, 9u) << "the last line at the deadline reports everything left";
+  EXPECT_EQ(log.warnings_with("(export_timeout)").size(), 0u);
 }
 
 TEST_F(BatchProcessorTest, ShutdownWithAWorkingExporterFlushesEverything) {

@@ -7,7 +7,10 @@
 // - an export that has not completed after export_timeout counts as failed (export_timeout) and
 //   the next one may start; a late completion is ignored;
 // - force_flush()/shutdown() export everything queued, batch by batch, until done or a deadline;
-//   what could not be exported by then is counted (shutdown). After shutdown, submit() drops.
+//   at the shutdown deadline what is still queued and the batch still in flight are counted
+//   (shutdown) once, and that export's late completion is ignored. After shutdown, submit() drops.
+// - every drop is also a warning in the "telemetry" log: at most one line per reason every 10 s,
+//   with the count since the previous line (written on the executor, never by producers).
 //
 // Threads: submit() is thread-safe (a short mutex-protected push; it posts one wake-up to the
 // executor when a full batch is ready). Everything else — timers, exports, flush, shutdown,
@@ -116,7 +119,8 @@ class BatchProcessor final : public ItemSink<Item> {
   // with items still queued or an export still in flight. `done` runs on the executor.
   void force_flush(Duration timeout, std::function<void(bool flushed)> done);
   // Stops accepting items, flushes as force_flush does, and at the deadline counts whatever is
-  // left as dropped (shutdown). `done` runs on the executor. Idempotent.
+  // left as dropped (shutdown), the batch in flight included. `done` runs on the executor.
+  // Idempotent.
   void shutdown(Duration timeout, std::function<void(bool flushed)> done);
 
   BatchStats stats() const;
