@@ -1,6 +1,9 @@
 // The telemetry channel end to end in one process: the agent's batch processors and channel
 // client, the sidecar's server, over a real uds socket, with time advanced by hand. Then the
 // sidecar alone against a raw (hostile) agent, and the forwarder's JSON-lines output.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -352,6 +355,43 @@ TEST(TelemetryForwarderTest, WritesOneOtlpJsonObjectPerSpanAndLogRecord) {
   EXPECT_TRUE(boost::json::parse(lines[3]).as_object().contains("resourceLogs"));
   EXPECT_EQ(metric(registry, "porthole_telemetry_jsonl_lines_total", {{"result", "written"}}), 4);
   std::filesystem::remove_all(dir);
+}
+
+// stdout piped into a reader that stalled: the forwarder (on the io thread) must not block; the
+// lines that do not fit the writer's buffer are counted, and the rest goes out once it reads.
+TEST(TelemetryForwarderTest, AStalledJsonlReaderCostsLinesNotTheIoThread) {
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
+  prometheus::Registry registry;
+  telemetry::JsonlFileWriterConfig jc;
+  jc.fd = fds[1];
+  jc.max_buffer_bytes = 16u << 10;
+  jc.close_timeout = std::chrono::milliseconds(0);
+  telemetry::JsonlFileWriter writer(jc);
+  TelemetryForwarder forwarder(nullptr, telemetry::OtlpExporterConfig::Encoding::Protobuf, &writer, registry);
+  // ~300 bytes a line: 2000 lines are far more than the pipe (64 KiB) and the buffer hold.
+  for (int batch = 0; batch < 20; ++batch) {
+    std::vector<telemetry::SpanItem> spans;
+    for (int i = 0; i < 100; ++i) spans.push_back(span(i + 1));
+    forwarder.on_spans(telemetry::group_items(std::move(spans)));
+  }
+  const double written = metric(registry, "porthole_telemetry_jsonl_lines_total", {{"result", "written"}});
+  const double dropped = metric(registry, "porthole_telemetry_jsonl_lines_total", {{"result", "dropped"}});
+  EXPECT_GT(dropped, 0);
+  EXPECT_GT(written, 0);
+  EXPECT_LT(written + dropped, 2000) << "some lines wait in the buffer";
+  char sink[65536];
+  while (::read(fds[0], sink, sizeof sink) > 0) {
+  }
+  std::vector<telemetry::SpanItem> one{span(1)};
+  forwarder.on_spans(telemetry::group_items(std::move(one)));
+  EXPECT_EQ(metric(registry, "porthole_telemetry_jsonl_lines_total", {{"result", "written"}}) +
+                metric(registry, "porthole_telemetry_jsonl_lines_total", {{"result", "dropped"}}),
+            2001)
+      << "once the reader reads, the next batch delivers what waited";
+  ::close(fds[0]);
+  ::close(fds[1]);
 }
 
 TEST(TelemetryForwarderTest, CountsWhatTheCollectorRejected) {
