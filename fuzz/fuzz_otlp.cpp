@@ -62,7 +62,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const bool traces = data[0] % 6 == 2;
       if (!(traces ? decode_trace_response(input, p, error) : decode_logs_response(input, p, error))) break;
       const std::string wire = traces ? encode_trace_response(p) : encode_logs_response(p);
-      if (!decode_trace_response(wire, again, error) || !(again == p)) std::abort();
+      if (!(traces ? decode_trace_response(wire, again, error) : decode_logs_response(wire, again, error)) ||
+          !(again == p)) {
+        std::abort();
+      }
       break;
     }
     case 4:
