@@ -24,27 +24,31 @@ using porthole::loadtest::ProxyAddress;
 
 constexpr const char* kUsage =
     "usage: porthole-demo-workload [--listen HOST:PORT] [--address-file FILE] [--proxy HOST:PORT] [--threads N]\n"
-    "                              [--cipher aes-256-gcm|chacha20-poly1305]\n"
+    "                              [--cipher aes-256-gcm|chacha20-poly1305] [--curve p-256|p-384|x25519|none]\n"
     "\n"
     "A small HTTP/1.1 service for the simulated enclave:\n"
     "  GET /health                         200 \"ok\"\n"
     "  GET|POST /echo                      the request body back (content-type copied), x-echo-method\n"
     "  GET /payload?size=N&delay_ms=M      N bytes (<= 64 MiB) after M ms (<= 60000)\n"
     "  GET /egress?target=HOST:PORT&path=/x   GET through the HTTP CONNECT proxy -> JSON\n"
+    "  POST /encrypt[?cipher=C&curve=K]    {\"fields\": {...}} back with every field sealed (ECIES-style:\n"
+    "                                      ephemeral ECDH on curve K + HKDF-SHA256, then AEAD C per field)\n"
     "  GET /metrics                        Prometheus text\n"
     "\n"
     "  --listen HOST:PORT    where to listen (default 127.0.0.1:8080; port 0 picks a free port)\n"
     "  --address-file FILE   write the bound HOST:PORT here (atomically) once listening\n"
     "  --proxy HOST:PORT     the egress CONNECT proxy (default: $HTTPS_PROXY or $https_proxy)\n"
     "  --threads N           io threads (default 1)\n"
-    "  --cipher NAME         POST /encrypt's AEAD unless ?cipher= says otherwise (default aes-256-gcm)\n";
+    "  --cipher NAME         POST /encrypt's AEAD unless ?cipher= says otherwise (default aes-256-gcm)\n"
+    "  --curve NAME          POST /encrypt's key agreement unless ?curve= says otherwise (default p-256;\n"
+    "                        none: a static AEAD key, no key agreement)\n";
 
 struct Options {
   std::string listen = "127.0.0.1:8080";
   std::string address_file;
   std::optional<ProxyAddress> proxy;
   unsigned threads = 1;
-  porthole::loadtest::FieldAlgorithm cipher = porthole::loadtest::FieldAlgorithm::Aes256Gcm;
+  porthole::loadtest::FieldScheme scheme;
 };
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -75,7 +79,11 @@ Options parse(int argc, char** argv) {
     } else if (arg == "--cipher") {
       const auto parsed = porthole::loadtest::parse_field_algorithm(value);
       if (!parsed) usage_error("--cipher: '" + value + "' must be aes-256-gcm or chacha20-poly1305");
-      o.cipher = *parsed;
+      o.scheme.cipher = *parsed;
+    } else if (arg == "--curve") {
+      const auto parsed = porthole::loadtest::parse_field_curve(value);
+      if (!parsed) usage_error("--curve: '" + value + "' must be p-256, p-384, x25519 or none");
+      o.scheme.curve = *parsed;
     } else if (arg == "--threads") {
       auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), o.threads);
       if (ec != std::errc() || p != value.data() + value.size() || o.threads < 1 || o.threads > 256) {
@@ -120,7 +128,7 @@ int main(int argc, char** argv) {
     boost::asio::io_context io(static_cast<int>(options.threads));
     // Before anything is announced, so a signal right after the address file appears is not lost.
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-    porthole::loadtest::WorkloadRoutes routes(options.proxy, options.cipher);
+    porthole::loadtest::WorkloadRoutes routes(options.proxy, options.scheme);
     porthole::loadtest::HttpServer server(io, listen_endpoint(options.listen), porthole::loadtest::ServerLimits{},
                                           routes);
     const auto bound = server.local_endpoint();

@@ -102,9 +102,9 @@ std::optional<ProxyAddress> parse_proxy(std::string text) {
   return ProxyAddress{text.substr(0, colon), text.substr(colon + 1)};
 }
 
-WorkloadRoutes::WorkloadRoutes(std::optional<ProxyAddress> proxy, FieldAlgorithm cipher)
+WorkloadRoutes::WorkloadRoutes(std::optional<ProxyAddress> proxy, FieldScheme scheme)
     : proxy_(std::move(proxy)),
-      default_cipher_(cipher),
+      default_scheme_(scheme),
       requests_(prometheus::BuildCounter()
                     .Name("demo_requests_total")
                     .Help("Requests the demo workload answered, by path and status code.")
@@ -112,6 +112,10 @@ WorkloadRoutes::WorkloadRoutes(std::optional<ProxyAddress> proxy, FieldAlgorithm
       durations_(prometheus::BuildHistogram()
                      .Name("demo_request_duration_seconds")
                      .Help("Time from a request's last byte read to its response's last byte written.")
+                     .Register(*registry_)),
+      encrypted_(prometheus::BuildCounter()
+                     .Name("demo_encrypted_documents_total")
+                     .Help("Documents POST /encrypt sealed, by AEAD and key-agreement curve (none: static key).")
                      .Register(*registry_)) {}
 
 std::string WorkloadRoutes::route_of(const Request& request) const {
@@ -174,19 +178,31 @@ void WorkloadRoutes::payload(const Request& request, const boost::asio::any_io_e
   });
 }
 
-// POST /encrypt[?cipher=aes-256-gcm|chacha20-poly1305] (default: --cipher): {"fields": {"name": "value", ...}} back
-// with every field value sealed (base64 of nonce | ciphertext | tag). Errors never echo the body.
+// POST /encrypt[?cipher=aes-256-gcm|chacha20-poly1305][&curve=p-256|p-384|x25519|none] (defaults:
+// --cipher, --curve): {"fields": {"name": "value", ...}} back with every field value sealed.
+// Errors never echo the body.
 void WorkloadRoutes::encrypt(const Request& request, Respond respond) {
   const auto query = query_of(request.target());
-  auto algorithm = default_cipher_;
+  auto scheme = default_scheme_;
   if (const auto it = query.find("cipher"); it != query.end()) {
     const auto parsed = parse_field_algorithm(it->second);
     if (!parsed) return respond(json(400, "{\"error\":\"cipher must be aes-256-gcm or chacha20-poly1305\"}"));
-    algorithm = *parsed;
+    scheme.cipher = *parsed;
+  }
+  if (const auto it = query.find("curve"); it != query.end()) {
+    const auto parsed = parse_field_curve(it->second);
+    if (!parsed) return respond(json(400, "{\"error\":\"curve must be p-256, p-384, x25519 or none\"}"));
+    scheme.curve = *parsed;
   }
   std::string error;
-  auto body = cipher_.encrypt_document(algorithm, request.body(), error);
+  std::optional<std::string> body;
+  try {
+    body = cipher_.encrypt_document(scheme, request.body(), error);
+  } catch (const std::exception&) {
+    return respond(json(500, "{\"error\":\"encryption failed\"}"));  // OpenSSL itself failed
+  }
   if (!body) return respond(json(400, "{\"error\":" + json_string(error) + "}"));
+  encrypted_.Add({{"cipher", to_string(scheme.cipher)}, {"curve", to_string(scheme.curve)}}).Increment();
   respond(json(200, std::move(*body)));
 }
 

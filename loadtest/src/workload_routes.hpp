@@ -1,5 +1,6 @@
 // The demo workload's endpoints: /health, /echo, /payload, /egress, /encrypt and /metrics, with
-// demo_requests_total{path,code} and demo_request_duration_seconds{path} for every request.
+// demo_requests_total{path,code} and demo_request_duration_seconds{path} for every request and
+// demo_encrypted_documents_total{cipher,curve} for /encrypt.
 #pragma once
 
 #include <memory>
@@ -26,8 +27,8 @@ std::optional<ProxyAddress> parse_proxy(std::string text);
 
 class WorkloadRoutes : public RequestHandler {
  public:
-  // `cipher`: what POST /encrypt uses when the request names none.
-  explicit WorkloadRoutes(std::optional<ProxyAddress> proxy, FieldAlgorithm cipher = FieldAlgorithm::Aes256Gcm);
+  // `scheme`: what POST /encrypt uses when the request names no cipher or curve.
+  explicit WorkloadRoutes(std::optional<ProxyAddress> proxy, FieldScheme scheme = {});
 
   void handle(const Request& request, const boost::asio::any_io_executor& executor, Respond respond) override;
   void observe(const std::string& route, unsigned status, double seconds) override;
@@ -40,10 +41,11 @@ class WorkloadRoutes : public RequestHandler {
 
   std::optional<ProxyAddress> proxy_;
   FieldCipher cipher_;  // keys generated at start, never logged
-  FieldAlgorithm default_cipher_;
+  FieldScheme default_scheme_;
   std::shared_ptr<prometheus::Registry> registry_ = std::make_shared<prometheus::Registry>();
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Histogram>& durations_;
+  prometheus::Family<prometheus::Counter>& encrypted_;
 };
 
 }  // namespace porthole::loadtest
