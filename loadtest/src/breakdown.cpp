@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 
 #include <boost/asio/connect.hpp>
@@ -20,50 +21,74 @@ namespace porthole::loadtest {
 
 namespace {
 
+constexpr const char* kEnclaveFamily = "porthole_http_request_duration_seconds";
+constexpr const char* kWorkloadFamily = "demo_request_duration_seconds";
+constexpr const char* kSetupFamily = "porthole_relay_setup_duration_seconds";
+constexpr const char* kEnclave = "enclave (agent)";
+constexpr const char* kWorkload = "workload";
+
 struct Series {
+  std::map<std::string, std::string> labels;
   std::vector<std::pair<double, double>> buckets;  // (upper bound, cumulative count)
   double count = 0;
   double sum = 0;
 };
 
-std::string component_of(const std::string& family, const std::map<std::string, std::string>& labels) {
-  if (family == "demo_request_duration_seconds") return "workload";
-  const auto side = labels.find("side");
-  const std::string s = side == labels.end() ? "" : side->second;
-  if (s == "enclave") return "agent (enclave)";
-  return "sidecar relay (parent)";
+std::string selector(const std::string& family, const std::map<std::string, std::string>& labels,
+                     const std::string& extra = "") {
+  std::string key = family + "{";
+  for (const auto& [name, value] : labels) key += name + "=\"" + value + "\",";
+  key += extra;
+  if (key.back() == ',') key.pop_back();
+  return key + "}";
 }
 
-bool known(const std::string& family) {
-  return family == "porthole_relay_setup_duration_seconds" || family == "porthole_relay_connection_duration_seconds" ||
-         family == "demo_request_duration_seconds";
-}
-
-std::map<std::string, std::pair<std::map<std::string, std::string>, Series>> histograms(const std::string& text,
-                                                                                         const std::string& only) {
-  std::map<std::string, std::pair<std::map<std::string, std::string>, Series>> out;
-  auto parsed = telemetry::parse_prometheus_text(text);
-  for (const auto& family : parsed.families) {
-    if (family.name != only || family.type != prometheus::MetricType::Histogram) continue;
-    for (const auto& m : family.metric) {
-      std::map<std::string, std::string> labels;
-      std::string key = family.name + "{";
-      for (const auto& l : m.label) {
-        labels[l.name] = l.value;
-        key += l.name + "=\"" + l.value + "\",";
-      }
-      if (key.back() == ',') key.pop_back();
-      key += "}";
+// The family's series by selector.
+std::map<std::string, Series> histograms(const std::vector<prometheus::MetricFamily>& families,
+                                         const std::string& family) {
+  std::map<std::string, Series> out;
+  for (const auto& f : families) {
+    if (f.name != family || f.type != prometheus::MetricType::Histogram) continue;
+    for (const auto& m : f.metric) {
       Series s;
+      for (const auto& l : m.label) s.labels[l.name] = l.value;
       s.count = static_cast<double>(m.histogram.sample_count);
       s.sum = m.histogram.sample_sum;
-      for (const auto& b : m.histogram.bucket) {
-        s.buckets.emplace_back(b.upper_bound, static_cast<double>(b.cumulative_count));
-      }
-      out[key] = {std::move(labels), std::move(s)};
+      for (const auto& b : m.histogram.bucket) s.buckets.emplace_back(b.upper_bound, static_cast<double>(b.cumulative_count));
+      out[selector(family, s.labels)] = std::move(s);
     }
   }
   return out;
+}
+
+// The cumulative count at `bound`: that of the largest bucket bound <= it (exact when the
+// layouts agree, as they do for series of one family).
+double cumulative_at(const Series& s, double bound) {
+  double c = 0;
+  for (const auto& [b, n] : s.buckets) {
+    if (b > bound) break;
+    c = n;
+  }
+  return c;
+}
+
+void add_into(Series& total, const Series& s) {
+  if (total.buckets.empty()) {
+    total.buckets = s.buckets;
+  } else {
+    for (auto& [bound, n] : total.buckets) n += cumulative_at(s, bound);
+  }
+  total.count += s.count;
+  total.sum += s.sum;
+}
+
+Series minus(const Series& after, const Series* before) {
+  Series d = after;
+  if (!before) return d;
+  d.count -= before->count;
+  d.sum -= before->sum;
+  for (auto& [bound, n] : d.buckets) n -= cumulative_at(*before, bound);
+  return d;
 }
 
 // histogram_quantile: linear interpolation inside the bucket holding the rank.
@@ -85,38 +110,152 @@ double quantile(double q, const std::vector<std::pair<double, double>>& buckets)
   return prev_bound;
 }
 
+BreakdownEntry entry_of(std::string component, std::string metric, const std::string& source, const Series& d,
+                        bool per_request) {
+  BreakdownEntry e;
+  e.component = std::move(component);
+  e.metric = std::move(metric);
+  e.source = source;
+  e.per_request = per_request;
+  e.count = d.count;
+  e.mean_seconds = d.count > 0 ? d.sum / d.count : 0;
+  e.p50_seconds = quantile(0.5, d.buckets);
+  e.p90_seconds = quantile(0.9, d.buckets);
+  e.p99_seconds = quantile(0.99, d.buckets);
+  return e;
+}
+
+// The series of `family` as their change, grouped: `group_of` names a series' group ("" leaves
+// it out); each group is summed. Groups that did not change are left out unless `keep_unchanged`.
+// Returns (group selector, delta), largest count first.
+template <class GroupOf>
+std::vector<std::pair<std::string, Series>> changed_groups(const std::vector<prometheus::MetricFamily>& before,
+                                                          const std::vector<prometheus::MetricFamily>& after,
+                                                          const std::string& family, GroupOf group_of,
+                                                          bool keep_unchanged = false) {
+  const auto old = histograms(before, family);
+  std::map<std::string, Series> groups;
+  for (const auto& [key, series] : histograms(after, family)) {
+    const auto it = old.find(key);
+    const Series d = minus(series, it == old.end() ? nullptr : &it->second);
+    if (d.count < 0 || (d.count == 0 && !keep_unchanged)) continue;  // < 0: the server restarted
+    const std::string group = group_of(series.labels);
+    if (!group.empty()) add_into(groups[group], d);
+  }
+  std::vector<std::pair<std::string, Series>> out(groups.begin(), groups.end());
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second.count > b.second.count; });
+  return out;
+}
+
+const BreakdownEntry* largest(const Breakdown& b, const std::string& component) {
+  const BreakdownEntry* best = nullptr;
+  for (const auto& e : b.entries) {
+    if (e.component == component && (!best || e.count > best->count)) best = &e;
+  }
+  return best;
+}
+
+std::string count_text(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.0f", s);
+  return buf;
+}
+
 }  // namespace
 
 void add_breakdown(const std::string& before_text, const std::string& after_text, const std::string& source,
                    Breakdown& out) {
-  for (const char* family : {"porthole_relay_setup_duration_seconds", "porthole_relay_connection_duration_seconds",
-                             "demo_request_duration_seconds"}) {
-    if (!known(family)) continue;
-    const auto before = histograms(before_text, family);
-    for (const auto& [key, entry] : histograms(after_text, family)) {
-      const auto& [labels, after] = entry;
-      Series delta = after;
-      if (const auto it = before.find(key); it != before.end()) {
-        delta.count -= it->second.second.count;
-        delta.sum -= it->second.second.sum;
-        for (auto& [bound, count] : delta.buckets) {
-          for (const auto& [b0, c0] : it->second.second.buckets) {
-            if (b0 == bound) count -= c0;
-          }
-        }
-      }
-      if (delta.count <= 0) continue;
-      BreakdownEntry e;
-      e.component = component_of(family, labels);
-      e.metric = key;
-      e.source = source;
-      e.count = delta.count;
-      e.mean_seconds = delta.sum / delta.count;
-      e.p50_seconds = quantile(0.5, delta.buckets);
-      e.p99_seconds = quantile(0.99, delta.buckets);
-      out.entries.push_back(std::move(e));
+  const auto before = telemetry::parse_prometheus_text(before_text).families;
+  const auto after = telemetry::parse_prometheus_text(after_text).families;
+
+  // The agent's per-request histogram: one series per listener (and enclave); the run's is the
+  // one that counted most.
+  const auto enclave = changed_groups(before, after, kEnclaveFamily,
+                                      [](const auto& labels) { return selector(kEnclaveFamily, labels); });
+  for (std::size_t i = 0; i < enclave.size(); ++i) {
+    if (i == 0) {
+      out.entries.push_back(entry_of(kEnclave, enclave[i].first, source, enclave[i].second, true));
+    } else {
+      out.notes.push_back(enclave[i].first + " at " + source + " also counted " + count_text(enclave[i].second.count) +
+                          " requests during the run (not used)");
     }
   }
+  // The workload's handler: every path but the scrapes of its own /metrics, per target. Kept
+  // even unchanged: a snapshot relayed by the agent can lag the run, and the end scrape is
+  // repeated until it catches up (server_request_count).
+  const auto workload = changed_groups(
+      before, after, kWorkloadFamily,
+      [](auto labels) {
+        const auto path = labels.find("path");
+        if (path != labels.end() && path->second == "/metrics") return std::string();
+        labels.erase("path");
+        return selector(kWorkloadFamily, labels, "path!=\"/metrics\"");
+      },
+      true);
+  for (std::size_t i = 0; i < workload.size(); ++i) {
+    if (i == 0) {
+      out.entries.push_back(entry_of(kWorkload, workload[i].first, source, workload[i].second, true));
+    } else {
+      out.notes.push_back(workload[i].first + " at " + source + " also counted " +
+                          count_text(workload[i].second.count) + " requests during the run (not used)");
+    }
+  }
+  // Per connection: how long the ingress relays took to reach the far side.
+  const auto ingress_setup = [](const std::map<std::string, std::string>& labels) {
+    const auto path = labels.find("path");
+    return path != labels.end() && path->second == "ingress" ? selector(kSetupFamily, labels) : std::string();
+  };
+  for (const auto& [key, d] : changed_groups(before, after, kSetupFamily, ingress_setup)) {
+    const bool enclave_side = key.find("side=\"enclave\"") != std::string::npos;
+    out.entries.push_back(entry_of(enclave_side ? "agent relay setup" : "sidecar relay setup", key, source, d, false));
+  }
+}
+
+void finish_breakdown(const LatencyHistogram& client, Breakdown& out) {
+  BreakdownEntry c;
+  c.component = "client";
+  c.metric = "service time: request written -> response read (every request with a response, warm-up included)";
+  c.source = "porthole-loadtest";
+  c.count = static_cast<double>(client.count());
+  c.mean_seconds = client.mean() * 1e-9;
+  c.p50_seconds = static_cast<double>(client.percentile(50)) * 1e-9;
+  c.p90_seconds = static_cast<double>(client.percentile(90)) * 1e-9;
+  c.p99_seconds = static_cast<double>(client.percentile(99)) * 1e-9;
+  out.entries.insert(out.entries.begin(), c);
+
+  const auto* enclave = largest(out, kEnclave);
+  const auto* workload = largest(out, kWorkload);
+  if (enclave && enclave->count <= 0) enclave = nullptr;
+  if (workload && workload->count <= 0) workload = nullptr;
+  for (const auto* e : {largest(out, kEnclave), largest(out, kWorkload)}) {
+    if (e && std::fabs(e->count - c.count) > std::max(1.0, 0.005 * c.count)) {
+      out.notes.push_back(e->component + " counted " + count_text(e->count) + " requests, the client " +
+                          count_text(c.count) +
+                          " responses: other traffic on the server, or a snapshot older than the run's end; the "
+                          "split compares means of different sets of requests");
+    }
+  }
+  if (!enclave && !workload) return;
+  TimeSplit split;
+  split.client_seconds = c.mean_seconds;
+  split.has_enclave = enclave != nullptr;
+  split.has_workload = workload != nullptr;
+  split.workload_seconds = workload ? workload->mean_seconds : 0;
+  if (enclave) {
+    split.outside_seconds = c.mean_seconds - enclave->mean_seconds;
+    split.agent_seconds = enclave->mean_seconds - split.workload_seconds;
+  } else {
+    split.outside_seconds = c.mean_seconds - split.workload_seconds;
+  }
+  out.split = split;
+}
+
+std::optional<double> server_request_count(const Breakdown& b) {
+  std::optional<double> n;
+  for (const auto& e : b.entries) {
+    if (e.component == kEnclave || e.component == kWorkload) n = std::min(n.value_or(e.count), e.count);
+  }
+  return n;
 }
 
 FetchResult fetch_http(const std::string& url, std::chrono::milliseconds timeout) {

@@ -28,6 +28,10 @@ const char* const kLoadtestUsage =
     "  --body-size N           echo: body bytes (default 64)\n"
     "  --fields N              field-encryption: fields per document (default 16)\n"
     "  --field-size N          field-encryption: characters per field (default 32)\n"
+    "  --cipher NAME           field-encryption: aes-256-gcm or chacha20-poly1305 (default: the workload's)\n"
+    "  --curve NAME            field-encryption: p-256, p-384, x25519 or none (default: the workload's)\n"
+    "  --traceparent on|off    HTTP: a W3C traceparent per request, trace-id = run id | connection | request\n"
+    "                          (default on)\n"
     "  --insecure              https: do not verify the server certificate\n"
     "  --ca-file FILE          https: trust this CA bundle (default: the system's)\n"
     "  --json FILE             write the lossless JSON report\n"
@@ -37,7 +41,11 @@ const char* const kLoadtestUsage =
     "  --metrics-address-file F  write the bound metrics HOST:PORT here (for port 0)\n"
     "  --scrape URL            a /metrics endpoint to read at the start and end of the measurement for\n"
     "                          the 'where the time went' breakdown (repeatable; e.g. the sidecar admin\n"
-    "                          http://127.0.0.1:9901/metrics)\n"
+    "                          http://127.0.0.1:9901/metrics); also per SLO step\n"
+    "  --scrape-wait D         repeat the end scrape until the per-request histograms count the client's\n"
+    "                          responses (a relayed snapshot lags), for at most D (default 20s)\n"
+    "  --dump-requests FILE    write every request's times, status and trace-id as JSON lines\n"
+    "  --dump-limit N          at most N requests in the dump (default 100000)\n"
     "  --slo pP=D              SLO search, e.g. p99=50ms: step the rate up until pP exceeds D\n"
     "  --slo-errors F          SLO search error budget (default 0.1%)\n"
     "  --slo-start R           first rate (default 100)\n"
@@ -162,6 +170,25 @@ CliOptions parse_cli(const std::vector<std::string>& args) {
       o.fields = whole<unsigned>(a, v, 1, 100000);
     } else if (a == "--field-size") {
       o.field_size = whole<std::size_t>(a, v, 1, 1 << 20);
+    } else if (a == "--cipher") {
+      if (v != "aes-256-gcm" && v != "chacha20-poly1305") {
+        throw UsageError(a + ": '" + v + "' must be aes-256-gcm or chacha20-poly1305");
+      }
+      o.cipher = v;
+    } else if (a == "--curve") {
+      if (v != "p-256" && v != "p-384" && v != "x25519" && v != "none") {
+        throw UsageError(a + ": '" + v + "' must be p-256, p-384, x25519 or none");
+      }
+      o.curve = v;
+    } else if (a == "--traceparent") {
+      if (v != "on" && v != "off") throw UsageError(a + ": '" + v + "' must be on or off");
+      o.traceparent = v == "on";
+    } else if (a == "--scrape-wait") {
+      o.scrape_wait = duration(a, v, true);
+    } else if (a == "--dump-requests") {
+      o.dump_requests = v;
+    } else if (a == "--dump-limit") {
+      o.dump_limit = whole<std::size_t>(a, v, 1, 10000000);
     } else if (a == "--ca-file") {
       o.ca_file = v;
     } else if (a == "--json") {
@@ -199,8 +226,12 @@ CliOptions parse_cli(const std::vector<std::string>& args) {
   if (o.threads > o.connections) throw UsageError("--threads must not exceed --connections");
   if (o.rate > 0 && o.rate / o.connections > 1e7) throw UsageError("--rate: more than 10M/s per connection");
   if (!slo && (slo_errors || slo_start || slo_step || slo_max)) throw UsageError("--slo-* options need --slo pP=D");
+  if ((!o.cipher.empty() || !o.curve.empty()) && o.scenario != "field-encryption") {
+    throw UsageError("--cipher and --curve are for --scenario field-encryption");
+  }
   if (slo) {
     if (o.requests) throw UsageError("--slo steps run for --duration; --requests does not apply");
+    if (!o.dump_requests.empty()) throw UsageError("--dump-requests is for a single run, not --slo");
     if (slo_errors) slo->error_budget = *slo_errors;
     if (slo_start) slo->start_rate = *slo_start;
     if (slo_step) slo->step_rate = *slo_step;

@@ -38,6 +38,9 @@ struct CliOptions {
   std::size_t body_size = 64;
   unsigned fields = 16;
   std::size_t field_size = 32;
+  std::string cipher;  // field-encryption: ?cipher= (empty: the workload's default)
+  std::string curve;   // field-encryption: ?curve= (empty: the workload's default)
+  bool traceparent = true;
   bool insecure = false;
   std::string ca_file;
   std::string json_path, html_path;
@@ -45,6 +48,9 @@ struct CliOptions {
   std::string metrics_listen;
   std::string metrics_address_file;
   std::vector<std::string> scrape;
+  std::chrono::nanoseconds scrape_wait = std::chrono::seconds(20);
+  std::string dump_requests;       // --dump-requests FILE
+  std::size_t dump_limit = 100000;
   std::optional<SloSpec> slo;  // --slo given: SLO search instead of one run
   // compare
   std::string compare_a, compare_b;

@@ -52,7 +52,8 @@ std::vector<ComparisonRow> compare_reports(const Report& a, const Report& b) {
   const auto& sb = b.result.stats;
   std::vector<ComparisonRow> rows;
   rows.push_back(row("target rate", "req/s", a.result.target_rate, b.result.target_rate, false));
-  rows.push_back(row("achieved rate", "req/s", a.result.achieved_rate, b.result.achieved_rate, false));
+  rows.push_back(row("send rate", "req/s", a.result.send_rate, b.result.send_rate, false));
+  rows.push_back(row("throughput", "req/s", a.result.throughput, b.result.throughput, false));
   rows.push_back(row("requests", "count", static_cast<double>(sa.completed), static_cast<double>(sb.completed), false));
   rows.push_back(row("error rate", "ratio", error_rate(sa), error_rate(sb), true));
   rows.push_back(row("late sends", "count", static_cast<double>(sa.late), static_cast<double>(sb.late), true));
@@ -70,6 +71,8 @@ std::vector<ComparisonRow> compare_reports(const Report& a, const Report& b) {
     rows.push_back(row(name, "s", static_cast<double>(sa.service.percentile(p)) * 1e-9,
                        static_cast<double>(sb.service.percentile(p)) * 1e-9, true));
   }
+  rows.push_back(row("connect p99", "s", static_cast<double>(sa.connect.percentile(99)) * 1e-9,
+                     static_cast<double>(sb.connect.percentile(99)) * 1e-9, true));
   return rows;
 }
 

@@ -37,15 +37,17 @@ void ConnectionLoop::schedule_next() {
 }
 
 void ConnectionLoop::send(MonoTime intended) {
-  intended_ = intended;
-  sent_ = time_.now();
+  times_.connection = plan_.connection;
+  times_.index = index_;
+  times_.intended = intended;
+  times_.dispatched = time_.now();
   in_flight_ = true;
   const auto& request = pick_(index_);
   ++index_;
-  exchange_.start(request, [this](const RequestOutcome& outcome) {
+  exchange_.start(request, times_.index, [this](const RequestOutcome& outcome) {
     in_flight_ = false;
-    const MonoTime done = time_.now();
-    recorder_.record(intended_, sent_, done, outcome);
+    times_.done = time_.now();
+    recorder_.record(times_, outcome);
     if (aborted_) return finish();
     // Closed loop: don't spin on a dead server.
     if (!plan_.schedule && outcome.error != RequestError::None) {

@@ -24,6 +24,7 @@ struct ConnectionPlan {
   std::optional<OpenLoopSchedule> schedule;    // nullopt: closed loop, as fast as responses come
   std::uint64_t max_requests = UINT64_MAX;     // this connection's share of --requests
   Duration error_pause{std::chrono::milliseconds(10)};  // closed loop: pause after an error
+  std::uint32_t connection = 0;                // its number in the run (request ids, the dump)
 };
 
 class ConnectionLoop {
@@ -39,7 +40,7 @@ class ConnectionLoop {
   void abort();
 
   bool in_flight() const { return in_flight_; }
-  MonoTime in_flight_since() const { return sent_; }
+  MonoTime in_flight_since() const { return times_.dispatched; }
   std::uint64_t sent() const { return index_; }
   bool done() const { return done_; }
 
@@ -59,8 +60,7 @@ class ConnectionLoop {
   bool in_flight_ = false;
   bool aborted_ = false;
   bool done_ = false;
-  MonoTime intended_{};
-  MonoTime sent_{};
+  RequestTimes times_{};  // of the request in flight
 };
 
 }  // namespace porthole::loadtest

@@ -1,5 +1,7 @@
 #include "live_metrics.hpp"
 
+#include <limits>
+
 namespace porthole::loadtest {
 
 namespace {
@@ -16,48 +18,63 @@ prometheus::MetricFamily single(const char* name, const char* help, prometheus::
   return f;
 }
 
+prometheus::MetricFamily histogram(const char* name, const char* help, const LiveCounterSet& set,
+                                   LiveCounters::Histogram LiveCounters::*field) {
+  prometheus::MetricFamily f{name, help, prometheus::MetricType::Histogram, {}};
+  const auto [cumulative, sum_seconds] = set.histogram(field);
+  prometheus::ClientMetric m;
+  for (std::size_t i = 0; i < cumulative.size(); ++i) {
+    prometheus::ClientMetric::Bucket b;
+    b.upper_bound = i < LiveCounters::kBucketsSeconds.size() ? LiveCounters::kBucketsSeconds[i]
+                                                             : std::numeric_limits<double>::infinity();
+    b.cumulative_count = cumulative[i];
+    m.histogram.bucket.push_back(b);
+  }
+  m.histogram.sample_count = cumulative.back();
+  m.histogram.sample_sum = sum_seconds;
+  f.metric.push_back(m);
+  return f;
+}
+
 }  // namespace
 
 std::vector<prometheus::MetricFamily> LiveMetrics::Collect() const {
   using prometheus::MetricType;
-  auto load = [](const std::atomic<std::uint64_t>& a) { return static_cast<double>(a.load(std::memory_order_relaxed)); };
+  auto total = [this](std::atomic<std::uint64_t> LiveCounters::*field) {
+    return static_cast<double>(counters_.sum(field));
+  };
   std::vector<prometheus::MetricFamily> out;
   out.push_back(single("porthole_loadtest_requests_total", "Measured requests completed (ok or error), warm-up excluded.",
-                       MetricType::Counter, load(counters_.completed)));
+                       MetricType::Counter, total(&LiveCounters::completed)));
   out.push_back(single("porthole_loadtest_errors_total",
                        "Measured requests that failed: transport errors, timeouts and HTTP status >= 400.",
-                       MetricType::Counter, load(counters_.errors)));
+                       MetricType::Counter, total(&LiveCounters::errors)));
+  out.push_back(single("porthole_loadtest_sent_requests_total",
+                       "Requests whose bytes started to go out inside the measurement window.", MetricType::Counter,
+                       total(&LiveCounters::sent)));
   out.push_back(single("porthole_loadtest_late_requests_total",
                        "Requests sent later than --late-threshold after their intended send time.",
-                       MetricType::Counter, load(counters_.late)));
+                       MetricType::Counter, total(&LiveCounters::late)));
+  out.push_back(single("porthole_loadtest_unsent_requests_total",
+                       "Requests intended inside the measurement window that were never sent (counted when the run "
+                       "ends or is interrupted).",
+                       MetricType::Counter, total(&LiveCounters::unsent)));
   out.push_back(single("porthole_loadtest_warmup_requests_total", "Requests completed during warm-up (not measured).",
-                       MetricType::Counter, load(counters_.warmup)));
+                       MetricType::Counter, total(&LiveCounters::warmup)));
   out.push_back(single("porthole_loadtest_target_requests_per_second",
                        "The open-loop target rate over all connections; 0 for a closed-loop run.", MetricType::Gauge,
                        target_rate_.load()));
   out.push_back(single("porthole_loadtest_running", "1 while a run is sending load.", MetricType::Gauge,
                        running_.load() ? 1 : 0));
-  prometheus::MetricFamily h{"porthole_loadtest_latency_seconds",
-                             "Request latency from the intended send time (coordinated omission corrected).",
-                             MetricType::Histogram, {}};
-  prometheus::ClientMetric m;
-  std::uint64_t cumulative = 0;
-  for (std::size_t i = 0; i < LiveCounters::kBucketsSeconds.size(); ++i) {
-    cumulative += counters_.latency_buckets[i].load(std::memory_order_relaxed);
-    prometheus::ClientMetric::Bucket b;
-    b.upper_bound = LiveCounters::kBucketsSeconds[i];
-    b.cumulative_count = cumulative;
-    m.histogram.bucket.push_back(b);
-  }
-  cumulative += counters_.latency_buckets[LiveCounters::kBucketsSeconds.size()].load(std::memory_order_relaxed);
-  prometheus::ClientMetric::Bucket inf;
-  inf.upper_bound = std::numeric_limits<double>::infinity();
-  inf.cumulative_count = cumulative;
-  m.histogram.bucket.push_back(inf);
-  m.histogram.sample_count = cumulative;
-  m.histogram.sample_sum = load(counters_.latency_sum_ns) * 1e-9;
-  h.metric.push_back(m);
-  out.push_back(std::move(h));
+  out.push_back(histogram("porthole_loadtest_latency_seconds",
+                          "Request latency from the intended send time (coordinated omission corrected).", counters_,
+                          &LiveCounters::latency));
+  out.push_back(histogram("porthole_loadtest_service_time_seconds",
+                          "From a request's first byte written to its response (what a closed-loop tool reports).",
+                          counters_, &LiveCounters::service));
+  out.push_back(histogram("porthole_loadtest_connect_duration_seconds",
+                          "TCP connect (and TLS handshake) of every connection the run opened.", counters_,
+                          &LiveCounters::connect));
   return out;
 }
 

@@ -1,5 +1,5 @@
-// Live Prometheus metrics while a run is going (--metrics-listen): counters summed from the
-// workers' LiveCounters at scrape time, so the data path only does relaxed atomic increments.
+// Live Prometheus metrics while a run is going (--metrics-listen): every worker counts into its
+// own LiveCounters (relaxed atomics on its own cache lines), and a scrape sums them.
 #pragma once
 
 #include <atomic>
@@ -14,13 +14,14 @@ namespace porthole::loadtest {
 
 class LiveMetrics final : public prometheus::Collectable {
  public:
-  LiveCounters& counters() { return counters_; }
+  explicit LiveMetrics(unsigned workers) : counters_(workers) {}
+  LiveCounterSet& counters() { return counters_; }
   void set_target_rate(double rate) { target_rate_.store(rate); }
   void set_running(bool running) { running_.store(running); }
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
-  LiveCounters counters_;
+  LiveCounterSet counters_;
   std::atomic<double> target_rate_{0};
   std::atomic<bool> running_{false};
 };

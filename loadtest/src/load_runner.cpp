@@ -2,6 +2,7 @@
 
 #include <ctime>
 #include <memory>
+#include <random>
 #include <stdexcept>
 #include <thread>
 
@@ -31,19 +32,23 @@ struct RunClock {
 class LoadWorker {
  public:
   LoadWorker(const RunConfig& config, const std::vector<PreparedRequest>& requests, const RunClock& clock,
-             std::vector<unsigned> connection_ids, LiveCounters* live, const std::atomic<bool>& stop)
+             std::uint64_t run_id, std::vector<unsigned> connection_ids, LiveCounters* live,
+             const std::atomic<bool>& stop)
       : config_(config),
         requests_(requests),
         clock_(clock),
         stop_(stop),
         time_(io_.get_executor()),
-        recorder_(stats_, live, clock.measure_start, config.late_threshold),
+        recorder_(stats_, live, RecorderWindow{clock.start, clock.measure_start, clock.end}, config.late_threshold,
+                  config.dump_limit == 0 ? 0 : (config.dump_limit + config.threads - 1) / config.threads),
         sweep_(io_) {
     std::vector<unsigned> weights;
     for (const auto& t : config.scenario.requests) weights.push_back(t.weight);
     for (unsigned c : connection_ids) {
-      auto conn = std::make_unique<Connection>(io_, config.target, weights);
+      auto conn = std::make_unique<Connection>(io_, config.target, weights,
+                                               RequestStamper(run_id, c, config.connections));
       ConnectionPlan plan;
+      plan.connection = c;
       plan.start = clock.start;
       plan.end = clock.end;
       if (config.rate > 0) plan.schedule.emplace(config.rate, config.connections, c, config.jitter, config.seed);
@@ -71,8 +76,9 @@ class LoadWorker {
 
  private:
   struct Connection {
-    Connection(asio::io_context& io, const ExchangeTarget& target, const std::vector<unsigned>& weights)
-        : exchange(io, target), picker(weights) {}
+    Connection(asio::io_context& io, const ExchangeTarget& target, const std::vector<unsigned>& weights,
+               RequestStamper stamper)
+        : exchange(io, target, stamper), picker(weights) {}
     SocketExchange exchange;
     WeightedPicker picker;
     std::unique_ptr<ConnectionLoop> loop;
@@ -123,21 +129,25 @@ std::string rfc3339_now() {
 
 }  // namespace
 
-nanoseconds timeline_interval_for(nanoseconds expected) {
+nanoseconds timeline_interval_for(std::optional<nanoseconds> expected) {
+  if (!expected) return std::chrono::milliseconds(10);
   const nanoseconds one = std::chrono::seconds(1);
-  const auto secs = (expected + one - nanoseconds(1)) / one;  // ceil
+  const auto secs = (*expected + one - nanoseconds(1)) / one;  // ceil
   const auto per_point = (secs + 599) / 600;
   return one * std::max<std::int64_t>(1, per_point);
 }
 
-RunResult run_load(const RunConfig& config, LiveCounters* live, const std::atomic<bool>& stop) {
+RunResult run_load(const RunConfig& config, LiveCounterSet* live, const std::atomic<bool>& stop) {
   if (config.connections == 0 || config.threads == 0 || config.threads > config.connections) {
     throw std::invalid_argument("need 1 <= threads <= connections");
   }
   if (!config.duration && !config.requests) throw std::invalid_argument("give a duration or a request count");
   if (config.rate < 0) throw std::invalid_argument("rate must be >= 0");
   if (config.scenario.requests.empty()) throw std::invalid_argument("the scenario has no requests");
-  const auto requests = prepare_requests(config.scenario, config.host_header);
+  const auto requests = prepare_requests(config.scenario, config.host_header, config.traceparent);
+  std::uint64_t run_id = 0;
+  std::random_device random;
+  while (run_id == 0) run_id = (std::uint64_t{random()} << 32) | random();  // a zero trace-id is invalid
 
   RunClock clock;
   // A short lead so every thread is running before the first intended send time.
@@ -145,7 +155,7 @@ RunResult run_load(const RunConfig& config, LiveCounters* live, const std::atomi
   clock.measure_start = clock.start + config.warmup;
   clock.end = config.duration ? clock.measure_start + *config.duration : MonoTime::max();
   clock.drain_deadline = config.duration ? clock.end + config.timeout : MonoTime::max();
-  nanoseconds expected = config.duration.value_or(std::chrono::seconds(1));
+  std::optional<nanoseconds> expected = config.duration;
   if (!config.duration && config.rate > 0) {
     expected = nanoseconds(static_cast<std::int64_t>(1e9 * static_cast<double>(*config.requests) / config.rate));
   }
@@ -154,12 +164,15 @@ RunResult run_load(const RunConfig& config, LiveCounters* live, const std::atomi
   for (unsigned w = 0; w < config.threads; ++w) {
     std::vector<unsigned> ids;
     for (unsigned c = w; c < config.connections; c += config.threads) ids.push_back(c);
-    workers.push_back(std::make_unique<LoadWorker>(config, requests, clock, std::move(ids), live, stop));
+    workers.push_back(std::make_unique<LoadWorker>(config, requests, clock, run_id, std::move(ids),
+                                                   live ? &live->worker(w) : nullptr, stop));
     workers.back()->set_timeline_interval(timeline_interval_for(expected));
   }
   RunResult result;
   result.started_at = rfc3339_now();
   result.target_rate = config.rate;
+  result.run_id = run_id;
+  result.run_start_monotonic_ns = std::chrono::duration_cast<nanoseconds>(clock.start.time_since_epoch()).count();
   std::vector<std::thread> threads;
   for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
   for (auto& t : threads) t.join();
@@ -173,8 +186,10 @@ RunResult run_load(const RunConfig& config, LiveCounters* live, const std::atomi
   nanoseconds window = config.duration.value_or(nanoseconds(result.stats.last_done_ns));
   if (result.interrupted) window = std::min<nanoseconds>(window, finished - clock.measure_start);
   result.measured_seconds = std::max(0.0, std::chrono::duration<double>(window).count());
-  result.achieved_rate =
-      result.measured_seconds > 0 ? static_cast<double>(result.stats.completed) / result.measured_seconds : 0;
+  if (result.measured_seconds > 0) {
+    result.send_rate = static_cast<double>(result.stats.sent_in_window) / result.measured_seconds;
+    result.throughput = static_cast<double>(result.stats.ok_in_window) / result.measured_seconds;
+  }
   return result;
 }
 

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <thread>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -91,31 +92,53 @@ int compare_command(const CliOptions& o) {
   }
 }
 
+// Reads the --scrape endpoints before a run's first connection and after its last response. The
+// end scrape is repeated while a per-request histogram counts fewer requests than the client got
+// responses (the workload's histograms relayed by the agent are a periodic snapshot), for at
+// most --scrape-wait.
 struct Scraper {
   std::vector<std::string> urls;
+  std::chrono::nanoseconds wait{0};
   std::vector<std::optional<std::string>> before;
-  Breakdown breakdown;
+  std::vector<std::string> before_notes;
 
   void take_before() {
+    before.clear();
+    before_notes.clear();
     for (const auto& u : urls) {
       auto r = fetch_http(u, std::chrono::seconds(5));
-      if (!r.body) breakdown.notes.push_back("scrape " + u + " at start failed: " + r.error);
+      if (!r.body) before_notes.push_back("scrape " + u + " at start failed: " + r.error);
       before.push_back(std::move(r.body));
     }
   }
-  void take_after() {
-    for (std::size_t i = 0; i < urls.size(); ++i) {
-      if (!before[i]) continue;
-      auto r = fetch_http(urls[i], std::chrono::seconds(5));
-      if (!r.body) {
-        breakdown.notes.push_back("scrape " + urls[i] + " at end failed: " + r.error);
-        continue;
+
+  Breakdown take_after(const LatencyHistogram& client) {
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    const auto wanted = static_cast<double>(client.count());
+    for (;;) {
+      Breakdown b;
+      b.notes = before_notes;
+      for (std::size_t i = 0; i < urls.size(); ++i) {
+        if (!before[i]) continue;
+        auto r = fetch_http(urls[i], std::chrono::seconds(5));
+        if (!r.body) {
+          b.notes.push_back("scrape " + urls[i] + " at end failed: " + r.error);
+          continue;
+        }
+        add_breakdown(*before[i], *r.body, urls[i], b);
       }
-      add_breakdown(*before[i], *r.body, urls[i], breakdown);
+      const auto counted = server_request_count(b);
+      const bool behind = counted && *counted < wanted;
+      if (!behind || g_stop.load() || std::chrono::steady_clock::now() >= deadline) {
+        if (behind) {
+          b.notes.push_back("the server-side histograms still counted fewer requests than the client's responses "
+                            "after --scrape-wait");
+        }
+        finish_breakdown(client, b);
+        return b;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the next relayed snapshot
     }
-    breakdown.notes.push_back(
-        "per-request spans across the boundary are not available yet (the telemetry span pipeline has not "
-        "landed); relay histograms are per connection, workload histograms per request");
   }
 };
 
@@ -133,10 +156,12 @@ int run_command(const CliOptions& o) {
   config.timeout = o.timeout;
   config.late_threshold = o.late_threshold;
   config.seed = o.seed;
+  config.traceparent = o.traceparent;
+  config.dump_limit = o.dump_requests.empty() ? 0 : o.dump_limit;
   config.host_header = url.host.find(':') != std::string::npos ? "[" + url.host + "]:" + url.port
                                                                 : url.host + ":" + url.port;
   config.target.protocol = url.scheme == "tcp" ? WireProtocol::Tcp : WireProtocol::Http;
-  BuiltinOptions builtin{url.path, o.body_size, o.fields, o.field_size};
+  BuiltinOptions builtin{url.path, o.body_size, o.fields, o.field_size, o.cipher, o.curve};
   if (is_builtin_scenario(o.scenario)) {
     config.scenario = builtin_scenario(o.scenario, config.target.protocol, builtin);
   } else {
@@ -177,7 +202,7 @@ int run_command(const CliOptions& o) {
   std::shared_ptr<LiveMetrics> live;
   std::unique_ptr<prometheus::Exposer> exposer;
   if (!o.metrics_listen.empty()) {
-    live = std::make_shared<LiveMetrics>();
+    live = std::make_shared<LiveMetrics>(o.threads);
     try {
       exposer = std::make_unique<prometheus::Exposer>(o.metrics_listen);
     } catch (const std::exception& e) {
@@ -192,42 +217,45 @@ int run_command(const CliOptions& o) {
   }
 
   const std::string scenario_label = o.scenario;
-  auto run_once = [&](double rate, Scraper* scraper) {
+  Scraper scraper;
+  scraper.urls = o.scrape;
+  scraper.wait = o.scrape_wait;
+  auto run_once = [&](double rate, Breakdown& breakdown) {
     config.rate = rate;
     if (live) {
       live->set_target_rate(rate);
       live->set_running(true);
     }
-    // Before the first connection, so the relay's per-connection histograms (setup, lifetime)
-    // see this run's connections; workload histograms then include the warm-up requests.
-    if (scraper != nullptr && !scraper->urls.empty()) scraper->take_before();
+    // Before the first connection, so the server-side histograms' change covers exactly this
+    // run's requests (warm-up included; the client's side of the breakdown includes it too).
+    if (!scraper.urls.empty()) scraper.take_before();
     RunResult r = run_load(config, live ? &live->counters() : nullptr, g_stop);
-    if (scraper != nullptr && !scraper->urls.empty()) scraper->take_after();
+    if (!scraper.urls.empty()) breakdown = scraper.take_after(r.stats.responded);
     if (live) live->set_running(false);
     return r;
   };
 
   if (o.slo) {
-    const auto result = search_slo(*o.slo, [&](double rate) {
+    const auto result = search_slo(*o.slo, [&](double rate, Breakdown& breakdown) {
       std::cerr << "porthole-loadtest: SLO step at " << rate << "/s\n";
-      return run_once(rate, nullptr);
+      return run_once(rate, breakdown);
     }, g_stop);
     if (!o.quiet) std::cout << format_slo(result);
     if (!o.json_path.empty()) write_output(o.json_path, to_pretty_json(slo_to_json(result, o.url, scenario_label)));
     if (!o.html_path.empty()) write_output(o.html_path, slo_to_html(result, o.url));
-    return 0;
+    return result.interrupted ? 130 : 0;
   }
 
-  Scraper scraper;
-  scraper.urls = o.scrape;
   Report report;
   report.tool_version = PORTHOLE_VERSION;
   report.config = describe(config, scenario_label);
-  report.result = run_once(o.rate, &scraper);
-  report.breakdown = std::move(scraper.breakdown);
+  report.result = run_once(o.rate, report.breakdown);
   if (!o.quiet) std::cout << format_summary(report);
   if (!o.json_path.empty()) write_output(o.json_path, to_pretty_json(report_to_json(report)));
   if (!o.html_path.empty()) write_output(o.html_path, report_to_html(report));
+  if (!o.dump_requests.empty()) {
+    write_output(o.dump_requests, requests_to_jsonl(report.result, config.connections, report.config.traceparent));
+  }
   return report.result.interrupted ? 130 : 0;
 }
 

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <vector>
 
+#include "request_stamp.hpp"
 #include "units.hpp"
 
 namespace porthole::loadtest {
@@ -97,7 +98,7 @@ std::string spectrum_label(double x) {
 }
 std::string seconds_label(double x) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.0fs", x);
+  std::snprintf(buf, sizeof buf, "%.3gs", x);
   return buf;
 }
 std::string ms_label(double y) { return format_seconds(y / 1000); }
@@ -126,7 +127,38 @@ std::vector<std::pair<double, double>> spectrum(const LatencyHistogram& h) {
   return out;
 }
 
+std::string rate_text(double rate, double target) {
+  char buf[64];
+  if (target > 0) {
+    std::snprintf(buf, sizeof buf, "%.1f/s (%.2f%% of target)", rate, 100 * rate / target);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.1f/s", rate);
+  }
+  return buf;
+}
+
 }  // namespace
+
+std::string breakdown_html(const Breakdown& b) {
+  if (b.entries.empty() && b.notes.empty()) return "";
+  std::ostringstream out;
+  out << "<h2>Where the time went</h2>\n<p>Per request: the client's service time next to the histograms scraped "
+      << "from /metrics before the first connection and after the last response (their change over the run, warm-up "
+      << "included; server percentiles are interpolated inside their buckets).</p>\n"
+      << "<table><tr><th class=\"l\">component</th><th>count</th><th>mean</th><th>p50</th><th>p90</th><th>p99</th>"
+      << "<th class=\"l\">metric</th><th class=\"l\">source</th></tr>\n";
+  for (const auto& e : b.entries) {
+    out << "<tr><td class=\"l\">" << escape(e.component) << (e.per_request ? "" : " (per connection)") << "</td><td>"
+        << num(e.count) << "</td><td>" << format_seconds(e.mean_seconds) << "</td><td>" << format_seconds(e.p50_seconds)
+        << "</td><td>" << format_seconds(e.p90_seconds) << "</td><td>" << format_seconds(e.p99_seconds)
+        << "</td><td class=\"l\">" << escape(e.metric) << "</td><td class=\"l\">" << escape(e.source)
+        << "</td></tr>\n";
+  }
+  out << "</table>\n";
+  if (b.split) out << "<p><b>" << escape(format_split(*b.split)) << "</b></p>\n";
+  for (const auto& n : b.notes) out << "<p>Note: " << escape(n) << "</p>\n";
+  return out.str();
+}
 
 std::string report_to_html(const Report& report) {
   const auto& c = report.config;
@@ -144,10 +176,20 @@ std::string report_to_html(const Report& report) {
       << "</td></tr><tr><th class=\"l\">connections / threads</th><td class=\"l\">" << c.connections << " / "
       << c.threads << "</td></tr><tr><th class=\"l\">target rate</th><td class=\"l\">"
       << (r.target_rate > 0 ? num(r.target_rate) + "/s" : std::string("closed loop (max)"))
-      << "</td></tr><tr><th class=\"l\">achieved rate</th><td class=\"l\">" << num(r.achieved_rate)
-      << "/s</td></tr><tr><th class=\"l\">measured</th><td class=\"l\">" << s.completed << " requests in "
+      << "</td></tr><tr><th class=\"l\">sent (inside the window)</th><td class=\"l\">" << rate_text(r.send_rate, r.target_rate)
+      << "</td></tr><tr><th class=\"l\">successful responses (throughput)</th><td class=\"l\">"
+      << rate_text(r.throughput, r.target_rate) << "</td></tr><tr><th class=\"l\">measured</th><td class=\"l\">"
+      << s.completed << " requests in "
       << num(r.measured_seconds) << " s; " << s.errors << " errors, " << s.late << " late, " << s.unsent
-      << " never sent, " << s.warmup << " warm-up" << (r.interrupted ? " (interrupted)" : "") << "</td></tr></table>\n";
+      << " never sent, " << s.warmup << " warm-up" << (r.interrupted ? " (interrupted)" : "")
+      << "</td></tr><tr><th class=\"l\">connections opened</th><td class=\"l\">" << s.connect.count()
+      << " (connect p50 " << format_ns(s.connect.percentile(50)) << ", p99 " << format_ns(s.connect.percentile(99))
+      << ", max " << format_ns(s.connect.max()) << "); " << s.connect_failures << " failed</td></tr>";
+  if (c.traceparent) {
+    out << "<tr><th class=\"l\">trace-ids</th><td class=\"l\">" << run_id_hex(r.run_id)
+        << "&hellip; (a traceparent on every request)</td></tr>";
+  }
+  out << "</table>\n";
 
   out << "<table><tr><th>percentile</th><th>latency (from intended send)</th><th>service time</th></tr>\n";
   for (double p : standard_percentiles()) {
@@ -157,41 +199,30 @@ std::string report_to_html(const Report& report) {
         << format_ns(s.service.percentile(p)) << "</td></tr>\n";
   }
   out << "</table>\n<p>Latency is measured from each request's intended send time (coordinated omission "
-      << "corrected); service time from when it was actually sent. Histogram precision: values within &plusmn;"
+      << "corrected); service time from when its bytes started to go out (connecting and the TLS handshake are "
+      << "counted apart, per connection). Histogram precision: values within &plusmn;"
       << precision_text(s.latency.relative_precision()) << " of a recorded value.</p>\n";
 
   out << chart("Latency percentile spectrum", "ms",
                {{"latency", "#d62728", spectrum(s.latency)}, {"service time", "#1f77b4", spectrum(s.service)}},
                spectrum_label, ms_label);
   const double dt = std::chrono::duration<double>(s.timeline_interval).count();
-  Series rate{"completed/s", "#2ca02c", {}}, errors{"errors/s", "#d62728", {}};
+  Series rate{"successful/s", "#2ca02c", {}}, errors{"errors/s", "#d62728", {}};
   Series p50{"p50", "#1f77b4", {}}, p99{"p99", "#ff7f0e", {}}, pmax{"max", "#d62728", {}};
   for (std::size_t i = 0; i < s.timeline.size(); ++i) {
     const auto& pt = s.timeline[i];
     const double x = dt * static_cast<double>(i);
-    rate.points.emplace_back(x, static_cast<double>(pt.completed) / dt);
+    rate.points.emplace_back(x, static_cast<double>(pt.completed - pt.errors) / dt);
     errors.points.emplace_back(x, static_cast<double>(pt.errors) / dt);
     if (pt.latency.count() == 0) continue;
     p50.points.emplace_back(x, static_cast<double>(pt.latency.percentile(50)) * 1e-6);
     p99.points.emplace_back(x, static_cast<double>(pt.latency.percentile(99)) * 1e-6);
     pmax.points.emplace_back(x, static_cast<double>(pt.latency.max()) * 1e-6);
   }
-  out << chart("Throughput over time (by completion time)", "req/s", {rate, errors}, seconds_label, rate_label);
+  out << chart("Responses over time (measured requests, by completion time)", "req/s", {rate, errors}, seconds_label, rate_label);
   out << chart("Latency over time (per interval, coarse histogram)", "ms", {p50, p99, pmax}, seconds_label, ms_label);
 
-  if (!report.breakdown.entries.empty() || !report.breakdown.notes.empty()) {
-    out << "<h2>Where the time went</h2>\n<p>Server-side histograms scraped from /metrics, as the change over "
-        << "the run, next to the client's mean service time of " << format_ns(static_cast<std::uint64_t>(s.service.mean()))
-        << ".</p>\n<table><tr><th class=\"l\">component</th><th class=\"l\">metric</th><th>count</th><th>mean</th>"
-        << "<th>p50 (approx.)</th><th>p99 (approx.)</th></tr>\n";
-    for (const auto& e : report.breakdown.entries) {
-      out << "<tr><td class=\"l\">" << escape(e.component) << "</td><td class=\"l\">" << escape(e.metric)
-          << "</td><td>" << num(e.count) << "</td><td>" << format_seconds(e.mean_seconds) << "</td><td>"
-          << format_seconds(e.p50_seconds) << "</td><td>" << format_seconds(e.p99_seconds) << "</td></tr>\n";
-    }
-    out << "</table>\n";
-    for (const auto& n : report.breakdown.notes) out << "<p>Note: " << escape(n) << "</p>\n";
-  }
+  out << breakdown_html(report.breakdown);
   out << "<p>" << escape("porthole-loadtest " + report.tool_version) << "</p>\n</body></html>\n";
   return out.str();
 }

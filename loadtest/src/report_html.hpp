@@ -9,5 +9,7 @@
 namespace porthole::loadtest {
 
 std::string report_to_html(const Report& report);
+// The "where the time went" section (also in the SLO search's report); empty without a breakdown.
+std::string breakdown_html(const Breakdown& b);
 
 }  // namespace porthole::loadtest

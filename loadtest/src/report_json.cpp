@@ -1,4 +1,7 @@
+#include <algorithm>
+#include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -6,6 +9,7 @@
 #include <boost/json.hpp>
 
 #include "report.hpp"
+#include "request_stamp.hpp"
 
 namespace porthole::loadtest {
 
@@ -95,7 +99,79 @@ void pretty(std::ostringstream& out, const json::value& v, int indent) {
   }
 }
 
+std::uint64_t run_id_from_hex(const std::string& text, const std::string& where) {
+  std::uint64_t v = 0;
+  const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v, 16);
+  if (text.size() != 16 || ec != std::errc() || p != text.data() + text.size()) {
+    throw std::runtime_error(where + ": want 16 hex digits");
+  }
+  return v;
+}
+
 }  // namespace
+
+json::value breakdown_to_json(const Breakdown& b) {
+  json::array entries;
+  for (const auto& e : b.entries) {
+    entries.push_back(json::object{{"component", e.component},       {"metric", e.metric},
+                                   {"source", e.source},             {"per_request", e.per_request},
+                                   {"count", e.count},               {"mean_seconds", e.mean_seconds},
+                                   {"p50_seconds", e.p50_seconds},   {"p90_seconds", e.p90_seconds},
+                                   {"p99_seconds", e.p99_seconds}});
+  }
+  json::array notes;
+  for (const auto& n : b.notes) notes.push_back(json::string(n));
+  json::value split = nullptr;
+  if (b.split) {
+    split = json::object{{"client_seconds", b.split->client_seconds},
+                         {"outside_enclave_seconds", b.split->outside_seconds},
+                         {"agent_seconds", b.split->agent_seconds},
+                         {"workload_seconds", b.split->workload_seconds},
+                         {"has_enclave", b.split->has_enclave},
+                         {"has_workload", b.split->has_workload}};
+  }
+  return json::object{{"entries", std::move(entries)}, {"split", std::move(split)}, {"notes", std::move(notes)}};
+}
+
+Breakdown breakdown_from_json(const json::value& v) {
+  const std::string bw = "report.breakdown";
+  if (!v.is_object()) throw std::runtime_error(bw + ": must be an object");
+  const auto& o = v.as_object();
+  Breakdown out;
+  const auto& entries = need(o, "entries", bw);
+  if (!entries.is_array()) throw std::runtime_error(bw + ".entries: must be an array");
+  for (const auto& e : entries.as_array()) {
+    if (!e.is_object()) throw std::runtime_error(bw + ".entries: want objects");
+    const auto& eo = e.as_object();
+    const auto& per_request = need(eo, "per_request", bw + ".entries");
+    if (!per_request.is_bool()) throw std::runtime_error(bw + ".entries.per_request: must be true or false");
+    out.entries.push_back({str(eo, "component", bw), str(eo, "metric", bw), str(eo, "source", bw),
+                           per_request.as_bool(), num(eo, "count", bw), num(eo, "mean_seconds", bw),
+                           num(eo, "p50_seconds", bw), num(eo, "p90_seconds", bw), num(eo, "p99_seconds", bw)});
+  }
+  const auto& split = need(o, "split", bw);
+  if (split.is_object()) {
+    const auto& so = split.as_object();
+    const std::string sw = bw + ".split";
+    TimeSplit t;
+    t.client_seconds = num(so, "client_seconds", sw);
+    t.outside_seconds = num(so, "outside_enclave_seconds", sw);
+    t.agent_seconds = num(so, "agent_seconds", sw);
+    t.workload_seconds = num(so, "workload_seconds", sw);
+    t.has_enclave = need(so, "has_enclave", sw).is_bool() && need(so, "has_enclave", sw).as_bool();
+    t.has_workload = need(so, "has_workload", sw).is_bool() && need(so, "has_workload", sw).as_bool();
+    out.split = t;
+  } else if (!split.is_null()) {
+    throw std::runtime_error(bw + ".split: must be an object or null");
+  }
+  const auto& notes = need(o, "notes", bw);
+  if (!notes.is_array()) throw std::runtime_error(bw + ".notes: must be an array");
+  for (const auto& n : notes.as_array()) {
+    if (!n.is_string()) throw std::runtime_error(bw + ".notes: want strings");
+    out.notes.emplace_back(n.as_string());
+  }
+  return out;
+}
 
 const std::vector<double>& standard_percentiles() {
   static const std::vector<double> p{0, 25, 50, 75, 90, 95, 99, 99.9, 99.99, 99.999, 100};
@@ -117,6 +193,7 @@ ReportConfig describe(const RunConfig& c, const std::string& scenario_label) {
   r.timeout_seconds = seconds(c.timeout);
   r.late_threshold_seconds = seconds(c.late_threshold);
   r.seed = c.seed;
+  r.traceparent = c.traceparent && c.scenario.protocol == WireProtocol::Http;
   return r;
 }
 
@@ -182,7 +259,8 @@ json::value report_to_json(const Report& report) {
                       {"jitter", c.jitter},
                       {"timeout_seconds", c.timeout_seconds},
                       {"late_threshold_seconds", c.late_threshold_seconds},
-                      {"seed", c.seed}};
+                      {"seed", c.seed},
+                      {"traceparent", c.traceparent}};
   json::object status;
   for (std::size_t i = 0; i < s.status_classes.size(); ++i) {
     status[i == 0 ? std::string("none") : std::to_string(i) + "xx"] = s.status_classes[i];
@@ -195,24 +273,21 @@ json::value report_to_json(const Report& report) {
                                   {"errors", s.timeline[i].errors},
                                   {"latency", histogram_to_json(s.timeline[i].latency)}});
   }
-  json::array breakdown;
-  for (const auto& e : report.breakdown.entries) {
-    breakdown.push_back(json::object{{"component", e.component}, {"metric", e.metric},   {"source", e.source},
-                                     {"count", e.count},         {"mean_seconds", e.mean_seconds},
-                                     {"p50_seconds", e.p50_seconds}, {"p99_seconds", e.p99_seconds}});
-  }
-  json::array notes;
-  for (const auto& n : report.breakdown.notes) notes.push_back(json::string(n));
   json::object result{{"started_at", r.started_at},
                       {"target_rate", r.target_rate},
-                      {"achieved_rate", r.achieved_rate},
+                      {"send_rate", r.send_rate},
+                      {"throughput", r.throughput},
                       {"measured_seconds", r.measured_seconds},
                       {"interrupted", r.interrupted},
+                      {"trace_id_prefix", run_id_hex(r.run_id)},
                       {"completed", s.completed},
                       {"errors", s.errors},
                       {"late", s.late},
                       {"unsent", s.unsent},
                       {"warmup", s.warmup},
+                      {"sent_in_window", s.sent_in_window},
+                      {"ok_in_window", s.ok_in_window},
+                      {"connect_failures", s.connect_failures},
                       {"last_done_ns", s.last_done_ns},
                       {"bytes_sent", s.bytes_sent},
                       {"bytes_received", s.bytes_received},
@@ -220,21 +295,26 @@ json::value report_to_json(const Report& report) {
                       {"error_kinds", std::move(errors)},
                       {"latency", histogram_to_json(s.latency)},
                       {"service_time", histogram_to_json(s.service)},
+                      {"connect_time", histogram_to_json(s.connect)},
                       {"timeline", json::object{{"interval_seconds", seconds(s.timeline_interval)},
                                                 {"points", std::move(points)}}}};
   return json::object{{"format", kReportFormat},
                       {"tool_version", report.tool_version},
                       {"config", std::move(config)},
                       {"result", std::move(result)},
-                      {"breakdown", json::object{{"entries", std::move(breakdown)}, {"notes", std::move(notes)}}}};
+                      {"breakdown", breakdown_to_json(report.breakdown)}};
 }
 
 Report report_from_json(const json::value& v) {
   if (!v.is_object()) throw std::runtime_error("report: the top level must be an object");
   const auto& top = v.as_object();
-  if (str(top, "format", "report") != kReportFormat) {
-    throw std::runtime_error(std::string("report.format: want \"") + kReportFormat + "\"");
+  const auto format = str(top, "format", "report");
+  if (format == "porthole-loadtest/1") {
+    throw std::runtime_error(
+        "report.format: porthole-loadtest/1 is from an older porthole-loadtest whose achieved rate counted failed and "
+        "late requests; rerun the load to get a porthole-loadtest/2 report");
   }
+  if (format != kReportFormat) throw std::runtime_error(std::string("report.format: want \"") + kReportFormat + "\"");
   Report out;
   out.tool_version = str(top, "tool_version", "report");
   const auto& c = need_object(top, "config", "report");
@@ -252,13 +332,18 @@ Report report_from_json(const json::value& v) {
   out.config.timeout_seconds = num(c, "timeout_seconds", cw);
   out.config.late_threshold_seconds = num(c, "late_threshold_seconds", cw);
   out.config.seed = u64(c, "seed", cw);
+  const auto& tp = need(c, "traceparent", cw);
+  if (!tp.is_bool()) throw std::runtime_error(cw + ".traceparent: must be true or false");
+  out.config.traceparent = tp.as_bool();
 
   const auto& r = need_object(top, "result", "report");
   const std::string rw = "report.result";
   auto& res = out.result;
   res.started_at = str(r, "started_at", rw);
   res.target_rate = num(r, "target_rate", rw);
-  res.achieved_rate = num(r, "achieved_rate", rw);
+  res.send_rate = num(r, "send_rate", rw);
+  res.throughput = num(r, "throughput", rw);
+  res.run_id = run_id_from_hex(str(r, "trace_id_prefix", rw), rw + ".trace_id_prefix");
   res.measured_seconds = num(r, "measured_seconds", rw);
   const auto& interrupted = need(r, "interrupted", rw);
   if (!interrupted.is_bool()) throw std::runtime_error(rw + ".interrupted: must be true or false");
@@ -269,6 +354,9 @@ Report report_from_json(const json::value& v) {
   s.late = u64(r, "late", rw);
   s.unsent = u64(r, "unsent", rw);
   s.warmup = u64(r, "warmup", rw);
+  s.sent_in_window = u64(r, "sent_in_window", rw);
+  s.ok_in_window = u64(r, "ok_in_window", rw);
+  s.connect_failures = u64(r, "connect_failures", rw);
   s.last_done_ns = static_cast<std::int64_t>(u64(r, "last_done_ns", rw));
   s.bytes_sent = u64(r, "bytes_sent", rw);
   s.bytes_received = u64(r, "bytes_received", rw);
@@ -287,6 +375,7 @@ Report report_from_json(const json::value& v) {
   }());
   s.latency = histogram_from_json(need(r, "latency", rw));
   s.service = histogram_from_json(need(r, "service_time", rw));
+  s.connect = histogram_from_json(need(r, "connect_time", rw));
   const auto& tl = need_object(r, "timeline", rw);
   s.timeline_interval = std::chrono::nanoseconds(static_cast<std::int64_t>(std::llround(num(tl, "interval_seconds", rw) * 1e9)));
   const auto& points = need(tl, "points", rw + ".timeline");
@@ -300,23 +389,7 @@ Report report_from_json(const json::value& v) {
     point.latency = histogram_from_json(need(p.as_object(), "latency", rw + ".timeline"));
     s.timeline.push_back(std::move(point));
   }
-  if (const auto* b = top.if_contains("breakdown"); b && b->is_object()) {
-    if (const auto* entries = b->as_object().if_contains("entries"); entries && entries->is_array()) {
-      for (const auto& e : entries->as_array()) {
-        if (!e.is_object()) continue;
-        const auto& eo = e.as_object();
-        const std::string bw = "report.breakdown";
-        out.breakdown.entries.push_back({str(eo, "component", bw), str(eo, "metric", bw), str(eo, "source", bw),
-                                         num(eo, "count", bw), num(eo, "mean_seconds", bw), num(eo, "p50_seconds", bw),
-                                         num(eo, "p99_seconds", bw)});
-      }
-    }
-    if (const auto* notes = b->as_object().if_contains("notes"); notes && notes->is_array()) {
-      for (const auto& n : notes->as_array()) {
-        if (n.is_string()) out.breakdown.notes.emplace_back(n.as_string());
-      }
-    }
-  }
+  out.breakdown = breakdown_from_json(need(top, "breakdown", "report"));
   return out;
 }
 
@@ -333,6 +406,37 @@ Report load_report_file(const std::string& path) {
   } catch (const std::runtime_error& e) {
     throw std::runtime_error(path + ": " + e.what());
   }
+}
+
+std::string requests_to_jsonl(const RunResult& r, unsigned connections, bool traceparent) {
+  const auto& s = r.stats;
+  std::string out = json::serialize(json::object{{"format", "porthole-loadtest-requests/1"},
+                                                 {"run_start_monotonic_ns", r.run_start_monotonic_ns},
+                                                 {"trace_id_prefix", run_id_hex(r.run_id)},
+                                                 {"connections", connections},
+                                                 {"dumped", s.requests.size()},
+                                                 {"not_dumped", s.requests_not_dumped}});
+  out += '\n';
+  std::vector<const RequestRecord*> order;
+  for (const auto& q : s.requests) order.push_back(&q);
+  std::stable_sort(order.begin(), order.end(),
+                   [](const RequestRecord* a, const RequestRecord* b) { return a->intended_ns < b->intended_ns; });
+  for (const auto* q : order) {
+    json::object o{{"connection", q->connection},
+                   {"index", q->index},
+                   {"intended_ns", q->intended_ns},
+                   {"dispatched_ns", q->dispatched_ns},
+                   {"sent_ns", q->sent_ns < 0 ? json::value(nullptr) : json::value(q->sent_ns)},
+                   {"done_ns", q->done_ns},
+                   {"connect_ns", q->connect_ns},
+                   {"status", q->status},
+                   {"error", to_string(q->error)},
+                   {"warmup", q->warmup}};
+    if (traceparent) o["trace_id"] = trace_id_hex(r.run_id, q->connection, q->index);
+    out += json::serialize(o);
+    out += '\n';
+  }
+  return out;
 }
 
 std::string to_pretty_json(const json::value& v) {

@@ -6,6 +6,8 @@
 
 #include <boost/json.hpp>
 
+#include "request_stamp.hpp"
+
 namespace porthole::loadtest {
 
 namespace json = boost::json;
@@ -61,6 +63,11 @@ bool valid_token(const std::string& s) {
   return true;
 }
 
+std::string lowercase(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
 bool valid_header_value(const std::string& s) {
   for (unsigned char c : s) {
     if (c == '\r' || c == '\n' || c == 0) return false;
@@ -103,6 +110,13 @@ RequestTemplate parse_request(const json::value& v, const std::string& where, Wi
         if (!valid_token(name)) throw ScenarioError(where + ".headers: '" + name + "' is not a header name");
         if (!kv.value().is_string() || !valid_header_value(std::string(kv.value().as_string()))) {
           throw ScenarioError(where + ".headers." + name + ": must be a string without line breaks");
+        }
+        const std::string lower = lowercase(name);
+        if (lower == "content-length" || lower == "transfer-encoding") {
+          throw ScenarioError(where + ".headers." + name + ": set from the body by porthole-loadtest; remove it");
+        }
+        for (const auto& [seen, value] : r.headers) {
+          if (lowercase(seen) == lower) throw ScenarioError(where + ".headers." + name + ": given twice");
         }
         r.headers.emplace_back(name, std::string(kv.value().as_string()));
       }
@@ -170,7 +184,7 @@ bool is_builtin_scenario(const std::string& name) {
   return name == "get" || name == "echo" || name == "field-encryption";
 }
 
-std::string field_encryption_document(unsigned fields, std::size_t field_size) {
+std::string field_encryption_document(unsigned fields, std::size_t field_size, std::size_t* counter_offset) {
   std::string out = "{\"id\":1,\"fields\":{";
   for (unsigned i = 0; i < fields; ++i) {
     char key[16];
@@ -179,6 +193,7 @@ std::string field_encryption_document(unsigned fields, std::size_t field_size) {
     out += '"';
     out += key;
     out += "\":\"";
+    if (i == 0 && counter_offset) *counter_offset = out.size();
     for (std::size_t j = 0; j < field_size; ++j) out += static_cast<char>('a' + (i + j) % 26);
     out += '"';
   }
@@ -205,7 +220,12 @@ Scenario builtin_scenario(const std::string& name, WireProtocol protocol, const 
   } else if (name == "field-encryption") {
     r.method = "POST";
     r.path = "/encrypt";
-    r.body = field_encryption_document(options.fields, options.field_size);
+    std::string query;
+    if (!options.cipher.empty()) query += "cipher=" + options.cipher;
+    if (!options.curve.empty()) query += (query.empty() ? "" : "&") + std::string("curve=") + options.curve;
+    if (!query.empty()) r.path += "?" + query;
+    r.body = field_encryption_document(options.fields, options.field_size, &r.counter_offset);
+    r.counter_width = std::min<std::size_t>(options.field_size, 20);
     r.headers.emplace_back("content-type", "application/json");
   } else {
     throw ScenarioError("unknown scenario '" + name + "': use get, echo, field-encryption or a JSON file");
@@ -214,7 +234,8 @@ Scenario builtin_scenario(const std::string& name, WireProtocol protocol, const 
   return s;
 }
 
-std::vector<PreparedRequest> prepare_requests(const Scenario& scenario, const std::string& host_header) {
+std::vector<PreparedRequest> prepare_requests(const Scenario& scenario, const std::string& host_header,
+                                              bool traceparent) {
   std::vector<PreparedRequest> out;
   for (std::size_t i = 0; i < scenario.requests.size(); ++i) {
     const auto& t = scenario.requests[i];
@@ -224,26 +245,37 @@ std::vector<PreparedRequest> prepare_requests(const Scenario& scenario, const st
       p.wire = t.body;
       p.response_bytes = t.response_bytes;
       p.response_until = t.response_until;
-    } else {
-      p.head = t.method == "HEAD";
-      p.wire = t.method + " " + t.path + " HTTP/1.1\r\n";
-      bool has_host = false, has_type = false;
-      for (const auto& [k, v] : t.headers) {
-        std::string lower = k;
-        for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        has_host = has_host || lower == "host";
-        has_type = has_type || lower == "content-type";
-      }
-      if (!has_host) p.wire += "Host: " + host_header + "\r\n";
-      p.wire += "User-Agent: porthole-loadtest\r\n";
-      for (const auto& [k, v] : t.headers) p.wire += k + ": " + v + "\r\n";
-      if (!t.body.empty() || t.method == "POST" || t.method == "PUT") {
-        if (!has_type && !t.body.empty()) p.wire += "Content-Type: application/octet-stream\r\n";
-        p.wire += "Content-Length: " + std::to_string(t.body.size()) + "\r\n";
-      }
-      p.wire += "\r\n";
-      p.wire += t.body;
+      out.push_back(std::move(p));
+      continue;
     }
+    p.head = t.method == "HEAD";
+    p.wire = t.method + " " + t.path + " HTTP/1.1\r\n";
+    bool has_host = false, has_type = false, has_agent = false, has_traceparent = false;
+    for (const auto& [k, v] : t.headers) {
+      const std::string lower = lowercase(k);
+      has_host = has_host || lower == "host";
+      has_type = has_type || lower == "content-type";
+      has_agent = has_agent || lower == "user-agent";
+      has_traceparent = has_traceparent || lower == "traceparent";
+    }
+    if (!has_host) p.wire += "Host: " + host_header + "\r\n";
+    if (!has_agent) p.wire += "User-Agent: porthole-loadtest\r\n";
+    if (traceparent && !has_traceparent) {
+      p.wire += "traceparent: ";
+      p.traceparent_at = p.wire.size();
+      p.wire += traceparent_placeholder() + "\r\n";
+    }
+    for (const auto& [k, v] : t.headers) p.wire += k + ": " + v + "\r\n";
+    if (!t.body.empty() || t.method == "POST" || t.method == "PUT") {
+      if (!has_type && !t.body.empty()) p.wire += "Content-Type: application/octet-stream\r\n";
+      p.wire += "Content-Length: " + std::to_string(t.body.size()) + "\r\n";
+    }
+    p.wire += "\r\n";
+    if (t.counter_width != 0 && t.counter_offset + t.counter_width <= t.body.size()) {
+      p.counter_at = p.wire.size() + t.counter_offset;
+      p.counter_width = t.counter_width;
+    }
+    p.wire += t.body;
     out.push_back(std::move(p));
   }
   return out;

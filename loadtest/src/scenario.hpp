@@ -1,5 +1,9 @@
 // What a run sends: request templates with weights, from a JSON scenario file or built in
-// (`echo`, `field-encryption`), serialised once per run into PreparedRequests.
+// (`get`, `echo`, `field-encryption`). A template is one request — method, path, headers, body —
+// serialised once per run into a PreparedRequest and sent as it is every time it is picked; the
+// only bytes that change per request are a W3C traceparent (HTTP, unless turned off or the
+// template sets its own) and, for field-encryption, a request number in the first field.
+// Scenario files have no placeholders or variables.
 //
 // Scenario file (JSON):
 //   {"name": "mix", "protocol": "http",            // or "tcp"
@@ -32,6 +36,9 @@ struct RequestTemplate {
   unsigned weight = 1;
   std::size_t response_bytes = 0;  // tcp
   std::string response_until;      // tcp
+  // Digits of the body overwritten with the request number per request (field-encryption).
+  std::size_t counter_offset = 0;
+  std::size_t counter_width = 0;
 };
 
 struct Scenario {
@@ -55,6 +62,8 @@ struct BuiltinOptions {
   std::size_t body_size = 64;  // echo: bytes per request body
   unsigned fields = 16;        // field-encryption: fields per document
   std::size_t field_size = 32; // field-encryption: characters per field value
+  std::string cipher;          // field-encryption: ?cipher= (empty: the workload's default)
+  std::string curve;           // field-encryption: ?curve= (empty: the workload's default)
 };
 
 // "get" (GET of the URL's path), "echo", "field-encryption"; nullopt-like throw if unknown.
@@ -62,10 +71,14 @@ bool is_builtin_scenario(const std::string& name);
 Scenario builtin_scenario(const std::string& name, WireProtocol protocol, const BuiltinOptions& options);
 
 // The field-encryption document: {"id": 1, "fields": {"f00": "....", ...}} with `fields` values.
-std::string field_encryption_document(unsigned fields, std::size_t field_size);
+// `counter_offset` is set to where f00's value starts (the request number goes there).
+std::string field_encryption_document(unsigned fields, std::size_t field_size, std::size_t* counter_offset = nullptr);
 
-// Serialises every template (HTTP/1.1 with Host, Content-Length, keep-alive).
-std::vector<PreparedRequest> prepare_requests(const Scenario& scenario, const std::string& host_header);
+// Serialises every template (HTTP/1.1 with Host, User-Agent, Content-Length, keep-alive; a
+// template's own Host, User-Agent or Content-Type replaces ours). With `traceparent`, each HTTP
+// request gets a traceparent placeholder for the RequestStamper, unless it sets its own.
+std::vector<PreparedRequest> prepare_requests(const Scenario& scenario, const std::string& host_header,
+                                              bool traceparent = false);
 
 // Smooth weighted round robin: deterministic, and over any window of sum(weights) picks each
 // template exactly `weight` times.

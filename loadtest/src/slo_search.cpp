@@ -5,6 +5,7 @@
 
 #include <boost/json.hpp>
 
+#include "report_html.hpp"
 #include "units.hpp"
 
 namespace porthole::loadtest {
@@ -13,7 +14,8 @@ SloStep evaluate_step(const RunResult& run, double rate, const SloSpec& spec) {
   const auto& s = run.stats;
   SloStep step;
   step.rate = rate;
-  step.achieved_rate = run.achieved_rate;
+  step.send_rate = run.send_rate;
+  step.throughput = run.throughput;
   step.requests = s.completed;
   step.percentile_ns = s.latency.percentile(spec.percentile);
   step.error_rate = s.completed ? static_cast<double>(s.errors) / static_cast<double>(s.completed) : 1.0;
@@ -27,25 +29,28 @@ SloStep evaluate_step(const RunResult& run, double rate, const SloSpec& spec) {
     std::snprintf(buf, sizeof buf, "p%g %s > SLO %s", spec.percentile, format_ns(step.percentile_ns).c_str(),
                   format_ns(static_cast<std::uint64_t>(spec.threshold.count())).c_str());
     step.reason = buf;
-  } else if (run.achieved_rate < spec.min_achieved * rate) {
-    std::snprintf(buf, sizeof buf, "achieved %.1f/s < %.0f%% of target %.1f/s", run.achieved_rate,
-                  100 * spec.min_achieved, rate);
+  } else if (run.throughput < spec.min_achieved * rate) {
+    std::snprintf(buf, sizeof buf, "successful %.1f/s < %.0f%% of target %.1f/s (sent %.1f/s)", run.throughput,
+                  100 * spec.min_achieved, rate, run.send_rate);
     step.reason = buf;
   }
   step.passed = step.reason.empty();
   return step;
 }
 
-SloResult search_slo(const SloSpec& spec, const std::function<RunResult(double)>& run_at, const std::atomic<bool>& stop) {
+SloResult search_slo(const SloSpec& spec, const std::function<RunResult(double, Breakdown&)>& run_at,
+                     const std::atomic<bool>& stop) {
   SloResult result;
   result.spec = spec;
   for (double rate = spec.start_rate; rate <= spec.max_rate * (1 + 1e-9); rate += spec.step_rate) {
-    const RunResult run = run_at(rate);
+    Breakdown breakdown;
+    const RunResult run = run_at(rate, breakdown);
     if (stop.load() || run.interrupted) {
       result.interrupted = true;
       break;
     }
     result.steps.push_back(evaluate_step(run, rate, spec));
+    result.steps.back().breakdown = std::move(breakdown);
     if (!result.steps.back().passed) break;
     result.max_sustainable_rate = rate;
   }
@@ -56,15 +61,17 @@ boost::json::value slo_to_json(const SloResult& r, const std::string& url, const
   boost::json::array steps;
   for (const auto& s : r.steps) {
     steps.push_back(boost::json::object{{"rate", s.rate},
-                                        {"achieved_rate", s.achieved_rate},
+                                        {"send_rate", s.send_rate},
+                                        {"throughput", s.throughput},
                                         {"percentile_ns", s.percentile_ns},
                                         {"error_rate", s.error_rate},
                                         {"requests", s.requests},
                                         {"passed", s.passed},
-                                        {"reason", s.reason}});
+                                        {"reason", s.reason},
+                                        {"breakdown", breakdown_to_json(s.breakdown)}});
   }
   return boost::json::object{
-      {"format", "porthole-loadtest-slo/1"},
+      {"format", "porthole-loadtest-slo/2"},
       {"url", url},
       {"scenario", scenario},
       {"slo", boost::json::object{{"percentile", r.spec.percentile},
@@ -85,13 +92,23 @@ std::string format_slo(const SloResult& r) {
   std::snprintf(line, sizeof line, "SLO search: p%g <= %s, errors <= %.3f%%\n", r.spec.percentile,
                 format_ns(static_cast<std::uint64_t>(r.spec.threshold.count())).c_str(), 100 * r.spec.error_budget);
   out << line;
-  std::snprintf(line, sizeof line, "  %12s %12s %12s %10s  %s\n", "target/s", "achieved/s", "percentile", "errors",
-                "result");
+  std::snprintf(line, sizeof line, "  %12s %12s %12s %12s %10s  %s\n", "target/s", "sent/s", "successful/s",
+                "percentile", "errors", "result");
   out << line;
   for (const auto& s : r.steps) {
-    std::snprintf(line, sizeof line, "  %12.1f %12.1f %12s %9.3f%%  %s\n", s.rate, s.achieved_rate,
+    std::snprintf(line, sizeof line, "  %12.1f %12.1f %12.1f %12s %9.3f%%  %s\n", s.rate, s.send_rate, s.throughput,
                   format_ns(s.percentile_ns).c_str(), 100 * s.error_rate, s.passed ? "pass" : s.reason.c_str());
     out << line;
+  }
+  for (const auto& s : r.steps) {
+    if (s.breakdown.split) {
+      std::snprintf(line, sizeof line, "  at %.1f/s: ", s.rate);
+      out << line << format_split(*s.breakdown.split) << "\n";
+    }
+    for (const auto& n : s.breakdown.notes) {
+      std::snprintf(line, sizeof line, "  at %.1f/s: note: ", s.rate);
+      out << line << n << "\n";
+    }
   }
   std::snprintf(line, sizeof line, "maximum sustainable rate: %.1f/s%s\n", r.max_sustainable_rate,
                 r.interrupted ? " (search interrupted)" : "");
@@ -135,7 +152,12 @@ std::string slo_to_html(const SloResult& r, const std::string& url) {
   for (const auto& s : r.steps) out << px(s.rate) << "," << py(static_cast<double>(s.percentile_ns) * 1e-6) << " ";
   out << "\"/><text x=\"" << L << "\" y=\"" << H - 8 << "\" font-size=\"11\">target rate 0 .. " << max_rate
       << "/s</text><text x=\"4\" y=\"" << T + 12 << "\" font-size=\"11\">" << max_ms << " ms</text></svg>\n"
-      << "</body></html>\n";
+      << "\n";
+  for (const auto& s : r.steps) {
+    if (s.breakdown.entries.empty() && s.breakdown.notes.empty()) continue;
+    out << "<h2>At " << s.rate << "/s</h2>\n" << breakdown_html(s.breakdown);
+  }
+  out << "</body></html>\n";
   return out.str();
 }
 

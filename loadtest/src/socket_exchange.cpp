@@ -20,8 +20,8 @@ constexpr std::size_t kMaxRawResponse = 64 << 20;
 constexpr std::size_t kReadChunk = 16 * 1024;
 }  // namespace
 
-SocketExchange::SocketExchange(asio::io_context& io, const ExchangeTarget& target)
-    : io_(io), target_(target), socket_(io) {}
+SocketExchange::SocketExchange(asio::io_context& io, const ExchangeTarget& target, RequestStamper stamper)
+    : io_(io), target_(target), socket_(io), stamper_(stamper) {}
 
 SocketExchange::~SocketExchange() = default;
 
@@ -34,8 +34,9 @@ void SocketExchange::with_stream(F&& f) {
   }
 }
 
-void SocketExchange::start(const PreparedRequest& request, Done done) {
+void SocketExchange::start(const PreparedRequest& request, std::uint64_t index, Done done) {
   request_ = &request;
+  index_ = index;
   done_ = std::move(done);
   outcome_ = {};
   cancelled_.reset();
@@ -47,13 +48,17 @@ void SocketExchange::start(const PreparedRequest& request, Done done) {
 void SocketExchange::connect() {
   close();
   socket_ = asio::ip::tcp::socket(io_);
+  connect_started_ = MonoClock::now();
   asio::async_connect(socket_, target_.endpoints, [this](const error_code& ec, const asio::ip::tcp::endpoint&) {
+    if (cancelled_meanwhile()) return;
     if (ec) return fail(ec, RequestError::Connect);
-    socket_.set_option(asio::ip::tcp::no_delay(true));
+    error_code ignored;
+    socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
     if (!target_.tls) return after_connect();
     tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, *target_.tls);
     if (!target_.server_name.empty()) SSL_set_tlsext_host_name(tls_->native_handle(), target_.server_name.c_str());
     tls_->async_handshake(asio::ssl::stream_base::client, [this](const error_code& hec) {
+      if (cancelled_meanwhile()) return;
       if (hec) return fail(hec, RequestError::Tls);
       after_connect();
     });
@@ -62,15 +67,25 @@ void SocketExchange::connect() {
 
 void SocketExchange::after_connect() {
   connected_ = true;
+  outcome_.connected = true;
+  outcome_.connect = MonoClock::now() - connect_started_;
   buffer_.clear();
   raw_buffer_.clear();
-  if (cancelled_) return complete(*cancelled_);
   with_stream([this](auto& s) { write(s); });
+}
+
+bool SocketExchange::cancelled_meanwhile() {
+  if (!cancelled_) return false;
+  close();
+  complete(*cancelled_);
+  return true;
 }
 
 template <class Stream>
 void SocketExchange::write(Stream& stream) {
-  asio::async_write(stream, asio::buffer(request_->wire), [this, &stream](const error_code& ec, std::size_t n) {
+  outcome_.written = true;
+  auto on_written = [this, &stream](const error_code& ec, std::size_t n) {
+    if (cancelled_meanwhile()) return;
     if (ec) return fail(ec, RequestError::Io);
     outcome_.bytes_sent = n;
     if (target_.protocol == WireProtocol::Http) {
@@ -82,7 +97,12 @@ void SocketExchange::write(Stream& stream) {
     } else {
       read_raw(stream);
     }
-  });
+  };
+  if (request_->patched()) {
+    asio::async_write(stream, stamper_.buffers(*request_, index_), std::move(on_written));
+  } else {
+    asio::async_write(stream, asio::buffer(request_->wire), std::move(on_written));
+  }
 }
 
 // Feeds what is buffered to the parser and reads more only when it needs more: a plain
@@ -105,6 +125,7 @@ void SocketExchange::read_http(Stream& stream) {
     if (used == 0) break;
   }
   stream.async_read_some(buffer_.prepare(kReadChunk), [this, &stream](const error_code& ec, std::size_t n) {
+    if (cancelled_meanwhile()) return;
     buffer_.commit(n);
     if (ec == asio::error::eof && parser_->is_header_done() && !parser_->is_done()) {
       // A body delimited by the end of the connection.
@@ -134,6 +155,7 @@ void SocketExchange::read_raw(Stream& stream) {
 }
 
 void SocketExchange::finish_raw(const error_code& ec, std::size_t response_size) {
+  if (cancelled_meanwhile()) return;
   if (ec) return fail(ec, RequestError::Io);
   outcome_.bytes_received = response_size;
   raw_buffer_.erase(0, response_size);
@@ -165,9 +187,12 @@ void SocketExchange::complete(RequestError error) {
   if (done) done(outcome_);
 }
 
+// Whatever is pending completes later (aborted, or with a result already queued) and ends the
+// request as cancelled; the TLS stream stays alive until then, since its operation holds it.
 void SocketExchange::cancel(RequestError reason) {
   if (!busy_ || cancelled_) return;
   cancelled_ = reason;
+  connected_ = false;
   error_code ignored;
   socket_.cancel(ignored);
   socket_.close(ignored);

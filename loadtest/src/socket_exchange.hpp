@@ -1,7 +1,9 @@
 // The real Exchange: one TCP connection (optionally TLS) that connects on first use and after
-// any error, writes a pre-serialised request and reads one response — an HTTP/1.1 response
-// (keep-alive; the body is counted, never stored) or, for raw TCP, a fixed number of bytes or
-// up to a delimiter.
+// any error, writes a pre-serialised request (with its per-request patches) and reads one
+// response — an HTTP/1.1 response (keep-alive; the body is counted, never stored) or, for raw
+// TCP, a fixed number of bytes or up to a delimiter. The time spent connecting (and in the TLS
+// handshake) is reported apart from the request's. A cancel (timeout, end of the run) wins over
+// a completion already queued: the request counts as cancelled and the connection is reopened.
 #pragma once
 
 #include <memory>
@@ -17,6 +19,7 @@
 
 #include "counting_parser.hpp"
 #include "exchange.hpp"
+#include "request_stamp.hpp"
 
 namespace porthole::loadtest {
 
@@ -31,10 +34,10 @@ struct ExchangeTarget {
 
 class SocketExchange final : public Exchange {
  public:
-  SocketExchange(boost::asio::io_context& io, const ExchangeTarget& target);
+  SocketExchange(boost::asio::io_context& io, const ExchangeTarget& target, RequestStamper stamper);
   ~SocketExchange() override;
 
-  void start(const PreparedRequest& request, Done done) override;
+  void start(const PreparedRequest& request, std::uint64_t index, Done done) override;
   void cancel(RequestError reason) override;
 
  private:
@@ -44,6 +47,8 @@ class SocketExchange final : public Exchange {
   void connect();
   void after_connect();
   void finish_raw(const boost::system::error_code& ec, std::size_t response_size);
+  // A completion that arrives after cancel(): ends the request as cancelled. True if it did.
+  bool cancelled_meanwhile();
   void fail(const boost::system::error_code& ec, RequestError kind);
   void complete(RequestError error);
   void close();
@@ -56,7 +61,10 @@ class SocketExchange final : public Exchange {
   boost::beast::flat_buffer buffer_;
   std::string raw_buffer_;
   std::optional<CountingParser> parser_;
+  RequestStamper stamper_;
   const PreparedRequest* request_ = nullptr;
+  std::uint64_t index_ = 0;
+  MonoTime connect_started_{};
   Done done_;
   RequestOutcome outcome_;
   bool connected_ = false;

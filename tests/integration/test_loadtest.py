@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
-"""porthole-loadtest end to end: against porthole-demo-workload on the host (rate accuracy, the
-JSON and HTML reports, compare, live metrics, SLO search, the field-encryption scenario), against
-a tiny server in this script that stalls for 1 s (coordinated omission: every request that
-should have gone out during the stall carries it), and through the simulated enclave
-(porthole-sidecar ingress -> uds -> porthole-agent -> demo workload) with the sidecar's /metrics
-scraped for the "where the time went" breakdown. No sleeps to synchronise: files are polled
-with deadlines. Runs in about a minute.
+"""porthole-loadtest end to end: against porthole-demo-workload on the host (send rate and
+successful throughput, the JSON and HTML reports, compare, live metrics, SLO search with a
+breakdown per step, the field-encryption scenario on two curves), against a tiny server in this
+script that stalls for 1 s and records when (coordinated omission: every request intended during
+the stall carries it, checked request by request from --dump-requests), and through the
+simulated enclave (porthole-sidecar ingress -> uds -> porthole-agent with an http1 route -> demo
+workload) with the sidecar's /metrics scraped for the per-request breakdown. No sleeps to
+synchronise: files are polled with deadlines. Runs in about a minute.
 """
 
+import base64
 import html.parser
 import json
 import os
+import signal
 import socket
 import socketserver
 import ssl
@@ -18,7 +21,9 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import unittest
+import urllib.request
 from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -104,10 +109,12 @@ def check_html(test, path):
 
 class StallingHandler(BaseHTTPRequestHandler):
     """HTTP/1.1 keep-alive; the 101st request is answered 1 s late (one server thread: the
-    whole server stalls)."""
+    whole server stalls). Records when the stall began and ended on CLOCK_MONOTONIC, the clock
+    of porthole-loadtest's request dump."""
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
     count = 0
+    stall_ns = None  # (start, end)
     stall = threading.Event()  # never set: waits its full timeout, a stall that cannot end early
 
     def log_message(self, *a):
@@ -116,7 +123,9 @@ class StallingHandler(BaseHTTPRequestHandler):
     def do_GET(self):
         type(self).count += 1
         if type(self).count == 101:
+            start = time.monotonic_ns()
             self.stall.wait(1.0)
+            type(self).stall_ns = (start, time.monotonic_ns())
         self.send_response(200)
         self.send_header("Content-Length", "2")
         self.end_headers()
@@ -158,7 +167,7 @@ class LoadtestLocal(unittest.TestCase):
     def report(self, name):
         with open(self.path(name)) as f:
             doc = json.load(f)
-        self.assertEqual(doc["format"], "porthole-loadtest/1")
+        self.assertEqual(doc["format"], "porthole-loadtest/2")
         return doc
 
     def test_rate_accuracy_reports_and_compare(self):
@@ -168,8 +177,10 @@ class LoadtestLocal(unittest.TestCase):
                              self.path(name.replace(".json", ".html")))
             self.assertIn("coordinated omission corrected", r.stdout)
             res = self.report(name)["result"]
-            # The server keeps up: the achieved rate is the target within 1 %.
-            self.assertAlmostEqual(res["achieved_rate"], rate, delta=rate * 0.01, msg=r.stdout)
+            # The server keeps up: what was sent and what succeeded are the target within 1 %.
+            self.assertAlmostEqual(res["send_rate"], rate, delta=rate * 0.01, msg=r.stdout)
+            self.assertAlmostEqual(res["throughput"], rate, delta=rate * 0.01, msg=r.stdout)
+            self.assertEqual(res["connect_time"]["count"], 4)  # one keep-alive connection each
             self.assertEqual(res["errors"], 0)
             self.assertEqual(res["status"]["2xx"], res["completed"])
             self.assertEqual(res["latency"]["count"], res["completed"])
@@ -178,30 +189,53 @@ class LoadtestLocal(unittest.TestCase):
             check_html(self, self.path(name.replace(".json", ".html")))
 
         r = run_loadtest("compare", self.path("a.json"), self.path("b.json"))
-        self.assertIn("achieved rate", r.stdout)
+        self.assertIn("throughput", r.stdout)
         self.assertIn("+100.0%", r.stdout)  # target rate 400 -> 800
         r = run_loadtest("compare", "--json", self.path("a.json"), self.path("b.json"))
         rows = {row["metric"]: row for row in json.loads(r.stdout)["rows"]}
         a, b = self.report("a.json")["result"], self.report("b.json")["result"]
-        self.assertEqual(rows["achieved rate"]["a"], a["achieved_rate"])
-        self.assertEqual(rows["achieved rate"]["b"], b["achieved_rate"])
+        self.assertEqual(rows["throughput"]["a"], a["throughput"])
+        self.assertEqual(rows["send rate"]["b"], b["send_rate"])
         self.assertAlmostEqual(rows["target rate"]["change"], 1.0)
         self.assertAlmostEqual(rows["latency p99"]["a"], a["latency"]["percentiles"]["99"] / 1e9)
 
         with open(self.path("broken.json"), "w") as f:
-            f.write('{"format": "porthole-loadtest/1"}')
+            f.write('{"format": "porthole-loadtest/2"}')
         r = run_loadtest("compare", self.path("a.json"), self.path("broken.json"), check=False)
         self.assertEqual(r.returncode, 1)
         self.assertIn("missing field", r.stderr)
+        with open(self.path("old.json"), "w") as f:
+            f.write('{"format": "porthole-loadtest/1"}')
+        r = run_loadtest("compare", self.path("a.json"), self.path("old.json"), check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("older porthole-loadtest", r.stderr)
 
-    def test_field_encryption_scenario(self):
-        run_loadtest("--url", self.url, "--scenario", "field-encryption", "--fields", "32", "--rate", "200",
-                     "--connections", "2", "--requests", "300", "--json", self.path("fe.json"), "--quiet")
-        res = self.report("fe.json")["result"]
-        self.assertEqual(res["completed"], 300)
-        self.assertEqual(res["errors"], 0)
-        self.assertEqual(res["status"]["2xx"], 300)
-        self.assertGreater(res["bytes_received"], 300 * 32 * 40)  # 32 sealed fields per response
+    def encrypted_documents(self, curve):
+        status, body = harness.http_get(self.url + "/metrics")
+        self.assertEqual(status, 200)
+        return harness.metric_value(body, "demo_encrypted_documents_total", cipher="aes-256-gcm", curve=curve) or 0
+
+    def test_field_encryption_scenario_on_two_curves(self):
+        for curve, key_bytes in (("p-384", 97), ("x25519", 32)):
+            before = self.encrypted_documents(curve)
+            run_loadtest("--url", self.url, "--scenario", "field-encryption", "--curve", curve, "--fields", "32",
+                         "--rate", "200", "--connections", "2", "--requests", "300", "--json", self.path("fe.json"),
+                         "--quiet")
+            res = self.report("fe.json")["result"]
+            self.assertEqual(res["completed"], 300)
+            self.assertEqual(res["errors"], 0, res["error_kinds"])
+            self.assertEqual(res["status"]["2xx"], 300)
+            self.assertGreater(res["bytes_received"], 300 * 32 * 40)  # 32 sealed fields per response
+            # Every document went through the envelope on that curve.
+            self.assertEqual(self.encrypted_documents(curve) - before, 300)
+            # What a response looks like: the ephemeral public key of the curve, every field sealed.
+            req = urllib.request.Request(f"{self.url}/encrypt?curve={curve}", method="POST",
+                                         data=b'{"id": 1, "fields": {"a": "secret", "b": "other"}}')
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                doc = json.loads(resp.read())
+            self.assertEqual((doc["curve"], doc["cipher"], doc["id"]), (curve, "aes-256-gcm", 1))
+            self.assertEqual(len(base64.b64decode(doc["ephemeral_key"])), key_bytes)
+            self.assertNotIn("secret", json.dumps(doc))
 
     def test_scenario_file_and_errors(self):
         with open(self.path("mix.json"), "w") as f:
@@ -234,6 +268,11 @@ class LoadtestLocal(unittest.TestCase):
         res = self.report("down.json")["result"]
         self.assertEqual(res["errors"], res["completed"])
         self.assertGreater(res["error_kinds"]["connect"], 50)
+        # Nothing went out and nothing succeeded: both rates are 0, whatever the target.
+        self.assertEqual(res["throughput"], 0)
+        self.assertEqual(res["send_rate"], 0)
+        self.assertEqual(res["ok_in_window"], 0)
+        self.assertEqual(res["connect_failures"], res["completed"])
 
     def test_live_metrics_and_slo_search(self):
         addr_file = self.path("metrics.addr")
@@ -252,20 +291,55 @@ class LoadtestLocal(unittest.TestCase):
             body = poll(some_requests, 10, "live porthole_loadtest_requests_total > 0")
             self.assertEqual(harness.metric_value(body, "porthole_loadtest_target_requests_per_second"), 200)
             self.assertIn("porthole_loadtest_latency_seconds_bucket", body)
+            self.assertIn("porthole_loadtest_service_time_seconds_bucket", body)
+            self.assertIn("porthole_loadtest_connect_duration_seconds_bucket", body)
+            self.assertGreater(harness.metric_value(body, "porthole_loadtest_sent_requests_total"), 0)
+            self.assertEqual(harness.metric_value(body, "porthole_loadtest_unsent_requests_total"), 0)
             self.assertEqual(harness.metric_value(body, "porthole_loadtest_running"), 1)
         finally:
             out, err = proc.communicate(timeout=60)
         self.assertEqual(proc.returncode, 0, err)
 
+        # The workload's own /metrics is scraped around every step: a breakdown per step.
         r = run_loadtest("--url", self.url + "/health", "--slo", "p99=1s", "--slo-start", "100", "--slo-step", "100",
                          "--slo-max", "300", "--duration", "1s", "--warmup", "200ms", "--connections", "2",
-                         "--json", self.path("slo.json"), "--html", self.path("slo.html"))
+                         "--scrape", self.url + "/metrics", "--json", self.path("slo.json"), "--html",
+                         self.path("slo.html"))
         with open(self.path("slo.json")) as f:
             slo = json.load(f)
+        self.assertEqual(slo["format"], "porthole-loadtest-slo/2")
         self.assertEqual([s["rate"] for s in slo["steps"]], [100, 200, 300])
         self.assertEqual(slo["max_sustainable_rate"], 300)
         self.assertIn("maximum sustainable rate: 300.0/s", r.stdout)
+        for step in slo["steps"]:
+            # 1 s windows: a few requests cross the window's edges either way.
+            self.assertAlmostEqual(step["throughput"], step["rate"], delta=step["rate"] * 0.05, msg=step)
+            entries = {e["component"]: e for e in step["breakdown"]["entries"]}
+            self.assertEqual(entries["workload"]["count"], entries["client"]["count"], step["breakdown"])
+            self.assertTrue(step["breakdown"]["split"]["has_workload"])
+        self.assertIn("at 300.0/s: mean per request", r.stdout)
         check_html(self, self.path("slo.html"))
+
+    def test_an_interrupted_slo_search_exits_130(self):
+        proc = subprocess.Popen([LOADTEST, "--url", self.url + "/health", "--slo", "p99=10s", "--slo-start", "10",
+                                 "--slo-step", "10", "--duration", "1m", "--warmup", "0", "--connections", "1",
+                                 "--metrics-listen", "127.0.0.1:0", "--metrics-address-file",
+                                 self.path("slo-int.addr"), "--json", self.path("slo-int.json")],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            address = poll(lambda: read_text(self.path("slo-int.addr")), 10, "the metrics address file")
+            poll(lambda: (harness.metric_value(harness.http_get(f"http://{address}/metrics")[1],
+                                               "porthole_loadtest_requests_total") or 0) > 0, 10, "the first step running")
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        self.assertEqual(proc.returncode, 130, err)
+        self.assertIn("(search interrupted)", out)
+        with open(self.path("slo-int.json")) as f:
+            self.assertTrue(json.load(f)["interrupted"])
 
 
 class EchoHandler(socketserver.BaseRequestHandler):
@@ -346,37 +420,54 @@ class LoadtestTlsAndTcp(unittest.TestCase):
 class LoadtestStall(unittest.TestCase):
     def test_a_one_second_stall_shows_in_every_request_intended_during_it(self):
         StallingHandler.count = 0
+        StallingHandler.stall_ns = None
         server = HTTPServer(("127.0.0.1", 0), StallingHandler)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         workdir = tempfile.mkdtemp(prefix="porthole-loadtest-stall-")
         try:
-            out = os.path.join(workdir, "stall.json")
+            out, dump = os.path.join(workdir, "stall.json"), os.path.join(workdir, "stall.jsonl")
             # One connection at 100/s: request 101 (t = 1 s) stalls the server until t = 2 s.
             run_loadtest("--url", f"http://127.0.0.1:{server.server_port}/", "--rate", "100", "--connections", "1",
-                         "--duration", "3s", "--warmup", "0", "--json", out, "--quiet")
+                         "--duration", "3s", "--warmup", "0", "--json", out, "--dump-requests", dump, "--quiet")
             with open(out) as f:
                 res = json.load(f)["result"]
+            with open(dump) as f:
+                header, *requests = [json.loads(line) for line in f]
         finally:
             server.shutdown()
             server.server_close()
             subprocess.run(["rm", "-rf", workdir], check=False)
         self.assertEqual(res["errors"], 0)
-        # The requests intended at 1.00, 1.01, ... 1.99 s all wait for the stall to end, so at
-        # least ceil((1 - x) / 10 ms) requests have latency > x (minus slack for timer noise).
-        for x in (0.205, 0.405, 0.605, 0.805):
-            self.assertGreaterEqual(count_over(res["latency"], x), int((1 - x) / 0.01) - 2, x)
+        self.assertEqual(header["not_dumped"], 0)
+        self.assertEqual(len(requests), res["completed"])
+        self.assertIsNotNone(StallingHandler.stall_ns, "the server never stalled")
+        # The stall on the dump's clock (CLOCK_MONOTONIC, since the run's t=0).
+        stall_start, stall_end = (t - header["run_start_monotonic_ns"] for t in StallingHandler.stall_ns)
+        self.assertGreaterEqual(stall_end - stall_start, 0.99e9)
+        # EVERY request intended while the server stalled was answered after the stall ended: its
+        # latency is at least (stall end - intended time), minus 1 ms for the response's trip.
+        during = [r for r in requests if stall_start <= r["intended_ns"] < stall_end]
+        self.assertGreaterEqual(len(during), 98, (stall_start, stall_end))  # ~100 at 100/s
+        short = [(r["index"], r["intended_ns"], r["done_ns"]) for r in during
+                 if r["done_ns"] - r["intended_ns"] < (stall_end - r["intended_ns"]) - 1e6]
+        self.assertEqual(short, [], "requests intended during the stall but not charged for it")
         self.assertGreaterEqual(res["latency"]["max"], 0.99e9)
-        # Service time, what a closed-loop tool would report, shows one slow request only.
+        # Service time, what a closed-loop tool reports, shows one slow request only.
         self.assertLessEqual(count_over(res["service_time"], 0.5), 1)
         self.assertGreaterEqual(res["late"], 90)
 
 
 class LoadtestThroughEnclave(unittest.TestCase):
     def test_through_sidecar_and_agent_with_breakdown(self):
+        # protocol http1: the agent records every request's time inside the enclave
+        # (porthole_http_request_duration_seconds); it also scrapes the workload, so the
+        # workload's handler histogram is relayed in the sidecar's /metrics.
         sc = {"ingress": {"listeners": [{"name": "web", "listen": "127.0.0.1:0", "max_connections": 1024}]}}
         ag = {"ingress": {"routes": [{"listener": "web", "target": f"127.0.0.1:{ENCLAVE_PORT}",
-                                      "proxy_protocol": False}]}}
+                                      "proxy_protocol": False, "protocol": "http1"}]},
+              "workload_metrics": {"targets": [{"name": "demo", "interval": "500ms", "timeout": "400ms",
+                                                "url": f"http://127.0.0.1:{ENCLAVE_PORT}/metrics"}]}}
         with harness.Stack(sidecar_config=sc, agent_config=ag) as stack:
             stack.enclave.spawn([WORKLOAD, "--listen", f"127.0.0.1:{ENCLAVE_PORT}"],
                                 log_path=os.path.join(stack.workdir, "workload.log"))
@@ -387,25 +478,59 @@ class LoadtestThroughEnclave(unittest.TestCase):
                 return status == 200 and json.loads(body).get("ingress", {}).get("web")
             ingress = "http://" + poll(listener, 10, "the ingress listener in GET /listeners")
             poll(lambda: harness.http_get(ingress + "/health")[0] == 200, 20, "the workload through ingress")
+            poll(lambda: "demo_request_duration_seconds" in stack.metrics(), 20,
+                 "the workload's metrics relayed by the agent")
 
             out = os.path.join(stack.workdir, "enclave.json")
             html_out = os.path.join(stack.workdir, "enclave.html")
+            dump = os.path.join(stack.workdir, "enclave.jsonl")
             r = run_loadtest("--url", ingress, "--scenario", "field-encryption", "--rate", "300", "--connections",
                              "8", "--duration", "3s", "--warmup", "500ms", "--scrape", stack.admin_url + "/metrics",
-                             "--json", out, "--html", html_out)
+                             "--json", out, "--html", html_out, "--dump-requests", dump)
             with open(out) as f:
                 doc = json.load(f)
             res = doc["result"]
             self.assertEqual(res["errors"], 0, r.stdout)
-            self.assertAlmostEqual(res["achieved_rate"], 300, delta=3, msg=r.stdout)
+            self.assertAlmostEqual(res["send_rate"], 300, delta=3, msg=r.stdout)
+            self.assertAlmostEqual(res["throughput"], 300, delta=3, msg=r.stdout)
             self.assertIn("where the time went", r.stdout)
-            components = {e["component"] for e in doc["breakdown"]["entries"]}
-            # New connections in the measured window (the warm-up opened them; at least the relay
-            # series exist); the note about spans is always there.
-            self.assertTrue(any("spans" in n for n in doc["breakdown"]["notes"]), doc["breakdown"])
-            self.assertFalse(any("failed" in n for n in doc["breakdown"]["notes"]), doc["breakdown"])
+
+            breakdown = doc["breakdown"]
+            entries = {e["component"]: e for e in breakdown["entries"]}
+            self.assertLessEqual({"client", "enclave (agent)", "workload"}, set(entries), breakdown)
+            client, enclave, workload = entries["client"], entries["enclave (agent)"], entries["workload"]
+            # Every request sent (warm-up included) got a response, and the agent and the workload
+            # each counted every one of them, no more.
+            sent = res["completed"] + res["warmup"]
+            self.assertEqual(client["count"], sent, breakdown)
+            self.assertEqual(enclave["count"], sent, breakdown)
+            self.assertEqual(workload["count"], sent, breakdown)
+            self.assertIn('listener="web"', enclave["metric"])
+            self.assertTrue(enclave["per_request"])
+            # Time inside the enclave is part of the client's, the workload's part of the enclave's.
+            self.assertLessEqual(enclave["mean_seconds"], client["mean_seconds"], breakdown)
+            self.assertLessEqual(workload["mean_seconds"], enclave["mean_seconds"], breakdown)
+            self.assertGreater(workload["mean_seconds"], 0)
+            split = breakdown["split"]
+            self.assertTrue(split["has_enclave"] and split["has_workload"], split)
+            self.assertGreaterEqual(split["outside_enclave_seconds"], 0)
+            self.assertGreaterEqual(split["agent_seconds"], 0)
+            self.assertAlmostEqual(split["outside_enclave_seconds"] + split["agent_seconds"] +
+                                   split["workload_seconds"], client["mean_seconds"], delta=1e-9)
+            self.assertFalse(any("failed" in n or "counted" in n for n in breakdown["notes"]), breakdown["notes"])
+            self.assertIn("outside the enclave (network + sidecar + vsock)", r.stdout)
+            print("\n".join(line for line in r.stdout.splitlines() if "mean per request" in line), file=sys.stderr)
+            # Per-connection relay setup is there too, and marked so.
+            self.assertFalse(entries["sidecar relay setup"]["per_request"])
+
+            # Every request carried the run's traceparent: the dump lists one trace-id per request.
+            with open(dump) as f:
+                header, *requests = [json.loads(line) for line in f]
+            self.assertEqual(len(requests), sent)
+            self.assertEqual(len({q["trace_id"] for q in requests}), sent)
+            self.assertTrue(all(q["trace_id"].startswith(header["trace_id_prefix"]) for q in requests))
+            self.assertEqual(doc["result"]["trace_id_prefix"], header["trace_id_prefix"])
             check_html(self, html_out)
-            print(f"breakdown components: {sorted(components)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,21 @@ TEST(CliOptions, DefaultsAreSane) {
   EXPECT_EQ(o.duration, std::chrono::seconds(10));
   EXPECT_EQ(o.warmup, std::chrono::seconds(1));
   EXPECT_FALSE(o.slo);
+  EXPECT_TRUE(o.traceparent);
+  EXPECT_EQ(o.scrape_wait, std::chrono::seconds(20));
+  EXPECT_TRUE(o.dump_requests.empty());
+}
+
+TEST(CliOptions, ParsesFieldEncryptionTraceparentAndTheDump) {
+  const auto o = parse_cli({"--url", "http://x:1", "--scenario", "field-encryption", "--curve", "x25519", "--cipher",
+                            "chacha20-poly1305", "--traceparent", "off", "--dump-requests", "d.jsonl", "--dump-limit",
+                            "50", "--scrape-wait", "0"});
+  EXPECT_EQ(o.curve, "x25519");
+  EXPECT_EQ(o.cipher, "chacha20-poly1305");
+  EXPECT_FALSE(o.traceparent);
+  EXPECT_EQ(o.dump_requests, "d.jsonl");
+  EXPECT_EQ(o.dump_limit, 50u);
+  EXPECT_EQ(o.scrape_wait, std::chrono::nanoseconds(0));
 }
 
 TEST(CliOptions, ParsesARun) {
@@ -62,6 +77,13 @@ TEST(CliOptions, ErrorsNameTheOption) {
   EXPECT_NE(error_of({"--url", "http://x:1", "--bogus", "1"}).find("unknown option --bogus"), std::string::npos);
   EXPECT_NE(error_of({"compare", "a.json"}).find("exactly two"), std::string::npos);
   EXPECT_NE(error_of({"--url"}).find("missing value"), std::string::npos);
+  EXPECT_NE(error_of({"--url", "http://x:1", "--scenario", "field-encryption", "--curve", "p-521"}).find("--curve"),
+            std::string::npos);
+  EXPECT_NE(error_of({"--url", "http://x:1", "--curve", "x25519"}).find("--scenario field-encryption"),
+            std::string::npos);
+  EXPECT_NE(error_of({"--url", "http://x:1", "--traceparent", "yes"}).find("--traceparent"), std::string::npos);
+  EXPECT_NE(error_of({"--url", "http://x:1", "--slo", "p99=1s", "--dump-requests", "d"}).find("--dump-requests"),
+            std::string::npos);
 }
 
 }  // namespace

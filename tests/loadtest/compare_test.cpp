@@ -8,11 +8,12 @@
 namespace porthole::loadtest {
 namespace {
 
-// Every request of the report takes `latency_ms`; `errors` of 1000 failed.
-Report known(double achieved, std::uint64_t latency_ms, std::uint64_t errors) {
+// Every request of the report takes `latency_ms`; `errors` of 1000 failed; everything was sent.
+Report known(double throughput, std::uint64_t latency_ms, std::uint64_t errors) {
   Report r;
   r.result.target_rate = 1000;
-  r.result.achieved_rate = achieved;
+  r.result.send_rate = 1000;
+  r.result.throughput = throughput;
   for (int i = 0; i < 1000; ++i) {
     r.result.stats.latency.record(latency_ms * 1000000);
     r.result.stats.service.record(latency_ms * 500000);
@@ -31,7 +32,8 @@ const ComparisonRow& find(const std::vector<ComparisonRow>& rows, const std::str
 
 TEST(Compare, KnownInputsGiveKnownRows) {
   const auto rows = compare_reports(known(1000, 10, 0), known(800, 20, 10));
-  const auto& rate = find(rows, "achieved rate");
+  EXPECT_EQ(find(rows, "send rate").verdict, "same");
+  const auto& rate = find(rows, "throughput");
   EXPECT_DOUBLE_EQ(rate.a, 1000);
   EXPECT_DOUBLE_EQ(rate.b, 800);
   EXPECT_DOUBLE_EQ(rate.change, -0.2);
@@ -52,25 +54,26 @@ TEST(Compare, KnownInputsGiveKnownRows) {
 
 TEST(Compare, ImprovementsAreBetterAndTinyChangesTheSame) {
   const auto rows = compare_reports(known(800, 20, 10), known(1000, 10, 0));
-  EXPECT_EQ(find(rows, "achieved rate").verdict, "better");
+  EXPECT_EQ(find(rows, "throughput").verdict, "better");
   EXPECT_EQ(find(rows, "latency p50").verdict, "better");
   EXPECT_EQ(find(rows, "error rate").verdict, "better");
   EXPECT_DOUBLE_EQ(find(rows, "error rate").change, -1.0);
   const auto same = compare_reports(known(1000, 10, 0), known(1005, 10, 0));
-  EXPECT_EQ(find(same, "achieved rate").verdict, "same");
+  EXPECT_EQ(find(same, "throughput").verdict, "same");
 }
 
 TEST(Compare, TextAndJsonOutput) {
   const auto rows = compare_reports(known(1000, 10, 0), known(800, 20, 10));
   const auto text = format_comparison("a.json", "b.json", rows);
-  EXPECT_NE(text.find("achieved rate"), std::string::npos);
+  EXPECT_NE(text.find("throughput"), std::string::npos);
   EXPECT_NE(text.find("-20.0%"), std::string::npos) << text;
   EXPECT_NE(text.find("1000.0/s"), std::string::npos);
   EXPECT_NE(text.find("new"), std::string::npos);
   const auto j = comparison_to_json("a.json", "b.json", rows);
   const auto parsed = boost::json::parse(boost::json::serialize(j));
   EXPECT_EQ(parsed.at("rows").as_array().size(), rows.size());
-  EXPECT_TRUE(parsed.at("rows").as_array()[3].at("change").is_null());  // error rate: from 0
+  EXPECT_TRUE(parsed.at("rows").as_array()[4].at("change").is_null());  // error rate: from 0
+  EXPECT_EQ(parsed.at("rows").as_array()[4].at("metric").as_string(), "error rate");
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "scenario.hpp"
 
+#include "request_stamp.hpp"
+
 #include <map>
 
 #include <boost/json.hpp>
@@ -53,6 +55,14 @@ TEST(Scenario, RejectsBadInputWithTheFieldNamed) {
   EXPECT_NE(error_of(R"({"protocol": "udp", "requests": [{}]})").find("scenario.protocol"), std::string::npos);
   EXPECT_NE(error_of(R"({"requests": [{"body": "a", "body_file": "b"}]})").find("not both"), std::string::npos);
   EXPECT_NE(error_of(R"({"requests": [{"body_file": "/nonexistent/x"}]})").find("cannot read"), std::string::npos);
+  // Framing is porthole-loadtest's: a template's own would duplicate it.
+  EXPECT_NE(error_of(R"({"requests": [{"body": "x", "headers": {"Content-Length": "1"}}]})")
+                .find("requests[0].headers.Content-Length: set from the body"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"requests": [{"headers": {"transfer-encoding": "chunked"}}]})").find("remove it"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"requests": [{"headers": {"x-a": "1", "X-A": "2"}}]})").find("given twice"),
+            std::string::npos);
 }
 
 TEST(Scenario, PreparesHttp11Requests) {
@@ -63,6 +73,23 @@ TEST(Scenario, PreparesHttp11Requests) {
             "POST /echo HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: porthole-loadtest\r\n"
             "Content-Type: application/octet-stream\r\nContent-Length: 5\r\n\r\nhello");
   EXPECT_EQ(p[1].wire, "GET /health HTTP/1.1\r\nUser-Agent: porthole-loadtest\r\nHost: h\r\n\r\n");
+  EXPECT_FALSE(p[0].patched());
+}
+
+TEST(Scenario, TemplateHeadersReplaceOursAndATraceparentPlaceholderIsAdded) {
+  Scenario s = parse_scenario(R"({"requests": [
+      {"path": "/a", "headers": {"user-agent": "mine", "HOST": "h"}},
+      {"path": "/b", "headers": {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}]})");
+  const auto p = prepare_requests(s, "127.0.0.1:8080", true);
+  EXPECT_EQ(p[0].wire, "GET /a HTTP/1.1\r\ntraceparent: " + traceparent_placeholder() +
+                           "\r\nuser-agent: mine\r\nHOST: h\r\n\r\n");
+  EXPECT_EQ(p[0].wire.substr(p[0].traceparent_at, kTraceparentLength), traceparent_placeholder());
+  // The template's own traceparent is sent as it is, once.
+  EXPECT_EQ(p[1].traceparent_at, PreparedRequest::kNone);
+  EXPECT_EQ(p[1].wire.find("traceparent"), p[1].wire.rfind("traceparent"));
+  // Raw TCP never gets one.
+  Scenario tcp = parse_scenario(R"({"protocol": "tcp", "requests": [{"body": "x", "response_bytes": 1}]})");
+  EXPECT_FALSE(prepare_requests(tcp, "h:1", true)[0].patched());
 }
 
 TEST(Scenario, BuiltInsAndTheFieldEncryptionDocument) {
@@ -75,6 +102,15 @@ TEST(Scenario, BuiltInsAndTheFieldEncryptionDocument) {
   const auto doc = boost::json::parse(fe.requests[0].body);
   EXPECT_EQ(doc.at("fields").as_object().size(), 5u);
   EXPECT_EQ(doc.at("fields").at("f00").as_string().size(), 8u);
+  // The request number goes over the start of f00's value.
+  EXPECT_EQ(fe.requests[0].body.substr(fe.requests[0].counter_offset, 8), "abcdefgh");
+  EXPECT_EQ(fe.requests[0].counter_width, 8u);
+  const auto prepared = prepare_requests(fe, "h:1", false);
+  EXPECT_EQ(prepared[0].wire.substr(prepared[0].counter_at, 8), "abcdefgh");
+  o.cipher = "chacha20-poly1305";
+  o.curve = "x25519";
+  EXPECT_EQ(builtin_scenario("field-encryption", WireProtocol::Http, o).requests[0].path,
+            "/encrypt?cipher=chacha20-poly1305&curve=x25519");
   EXPECT_EQ(builtin_scenario("echo", WireProtocol::Tcp, o).requests[0].response_bytes, 64u);
   EXPECT_THROW(builtin_scenario("field-encryption", WireProtocol::Tcp, o), ScenarioError);
   EXPECT_TRUE(is_builtin_scenario("get"));
