@@ -4,7 +4,9 @@ dashboards and of the Prometheus rules returns data.
 
 Stack: the simulated enclave with porthole-agent inside and porthole-sidecar on the host
 (harness.Stack); Prometheus (Debian package `prometheus`) runs on the host, scrapes the sidecar's
-admin /metrics every second (job "porthole-sidecar") and loads dashboards/rules/*.yml.
+admin /metrics every second (job "porthole-sidecar") and porthole-loadtest's live metrics (job
+"porthole-loadtest": a long, slow run through an ingress listener to the supervised demo workload,
+for the dashboards/porthole-loadtest.json panels), and loads dashboards/rules/*.yml.
 
 Checks:
   * the scrape target is up and carries both side="parent" and relayed side="enclave" series;
@@ -214,13 +216,17 @@ def prom_get(base, path, params=None, timeout=5):
 
 
 class Prometheus:
-    def __init__(self, binary, workdir, target, rule_files):
+    def __init__(self, binary, workdir, target, rule_files, extra_jobs=None):
         self.workdir = Path(workdir)
         self.port = harness.free_tcp_port()  # Prometheus cannot report a port-0 bind
         self.url = f"http://127.0.0.1:{self.port}"
         self.config = self.workdir / "prometheus.yml"
         self.log_path = self.workdir / "prometheus.log"
         rules = "".join(f"  - {json.dumps(str(f))}\n" for f in rule_files)
+        extra = "".join(f"  - job_name: {name}\n"
+                        f"    scrape_interval: {SCRAPE_INTERVAL_S}s\n"
+                        "    static_configs:\n"
+                        f"      - targets: [{json.dumps(t)}]\n" for name, t in (extra_jobs or {}).items())
         self.config.write_text(
             "global:\n"
             f"  scrape_interval: {SCRAPE_INTERVAL_S}s\n"
@@ -232,7 +238,7 @@ class Prometheus:
             "    metrics_path: /metrics\n"
             f"    scrape_interval: {SCRAPE_INTERVAL_S}s\n"
             "    static_configs:\n"
-            f"      - targets: [{json.dumps(target)}]\n",
+            f"      - targets: [{json.dumps(target)}]\n" + extra,
             encoding="utf-8")
         self.cmd = [binary, f"--config.file={self.config}",
                     f"--storage.tsdb.path={self.workdir / 'tsdb'}",
@@ -301,6 +307,8 @@ class Prometheus:
 # on the host, so that every porthole_relay_* panel and rule has series on both sides.
 
 INGRESS_LISTENER = "web"
+LOADTEST_LISTENER = "loadtest"      # routed (http1) to the supervised demo workload
+LOADTEST_JOB = "porthole-loadtest"
 WORKLOAD_PORT = 8080                # inside the enclave
 DEMO_WORKLOAD_PORT = 8090           # porthole-demo-workload, supervised by the agent
 EGRESS_PROXY = "127.0.0.1:3128"     # the agent's CONNECT proxy, inside the enclave
@@ -447,6 +455,46 @@ def send_data_path_traffic(stack, egress_target):
                              f"{cp.stdout}{cp.stderr}")
 
 
+def start_loadtest(stack, workdir):
+    """porthole-loadtest through the loadtest listener to the demo workload's /health, slowly,
+    for longer than the test runs, with live metrics for Prometheus. Returns (process, HOST:PORT
+    of its metrics)."""
+    def listener():
+        status, body = harness.http_get(stack.admin_url + "/listeners")
+        return json.loads(body).get("ingress", {}).get(LOADTEST_LISTENER) if status == 200 else None
+    address = harness.poll(listener, 10, f"ingress listener {LOADTEST_LISTENER!r} in /listeners")
+    url = f"http://{address}/health"
+    # The supervised workload answers through the listener before the run starts, so the run
+    # counts no connect errors.
+    harness.poll(lambda: harness.http_get(url)[0] == 200, 30, "the demo workload through the loadtest listener")
+    addr_file = os.path.join(workdir, "loadtest-metrics.addr")
+    with open(os.path.join(workdir, "loadtest.log"), "wb") as log:
+        proc = subprocess.Popen([os.path.join(harness.BIN_DIR, "porthole-loadtest"), "--url", url, "--rate", "20",
+                                 "--connections", "2", "--duration", "30m", "--warmup", "0", "--quiet",
+                                 "--metrics-listen", "127.0.0.1:0", "--metrics-address-file", addr_file],
+                                stdout=subprocess.DEVNULL, stderr=log)
+
+    def metrics_address():
+        if proc.poll() is not None:
+            raise AssertionError(f"porthole-loadtest exited with {proc.returncode}")
+        try:
+            with open(addr_file) as f:
+                return f.read().strip()
+        except FileNotFoundError:
+            return None
+    return proc, harness.poll(metrics_address, 10, "porthole-loadtest's metrics address")
+
+
+def stop_process(proc):
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
 # --------------------------------------------------------------------------------------------
 
 
@@ -483,7 +531,9 @@ class DashboardsPrometheusTest(unittest.TestCase):
         stack_cm = harness.Stack(
             sidecar_config={"ntp": {"upstreams": [f"127.0.0.1:{cls.upstream.port}"]},
                             "ingress": {"listeners": [{"name": INGRESS_LISTENER, "listen": "127.0.0.1:0",
-                                                       "max_connections": 1024}]},
+                                                       "max_connections": 1024},
+                                                      {"name": LOADTEST_LISTENER, "listen": "127.0.0.1:0",
+                                                       "max_connections": 64}]},
                             "egress": {"enabled": True, "deny": [], "allow": [egress_target]},
                             # The exporter's series exist once a collector is configured; the
                             # supervised workload's log lines go there.
@@ -496,7 +546,9 @@ class DashboardsPrometheusTest(unittest.TestCase):
                                               "runtime_dir": os.path.join(chrony_dir, "enclave")}},
                           # protocol http1: the agent records spans and porthole_http_* for it.
                           "ingress": {"routes": [{"listener": INGRESS_LISTENER, "protocol": "http1",
-                                                  "target": f"127.0.0.1:{WORKLOAD_PORT}"}]},
+                                                  "target": f"127.0.0.1:{WORKLOAD_PORT}"},
+                                                 {"listener": LOADTEST_LISTENER, "protocol": "http1",
+                                                  "target": f"127.0.0.1:{DEMO_WORKLOAD_PORT}"}]},
                           "egress": {"proxy_listen": EGRESS_PROXY, "allow": [egress_target]},
                           # The agent supervises the demo workload and scrapes it: the Workload row.
                           "workload": {"command": [os.path.join(harness.BIN_DIR, "porthole-demo-workload"),
@@ -511,8 +563,13 @@ class DashboardsPrometheusTest(unittest.TestCase):
         harness.poll(lambda: harness.metric_value(cls.stack.metrics(), "porthole_workload_up", target="demo") == 1,
                      30, "the agent to scrape the supervised demo workload")
 
+        # porthole-loadtest's live metrics, for the load-test dashboard.
+        loadtest, loadtest_metrics = start_loadtest(cls.stack, cls.stack.workdir)
+        cls.addClassCleanup(stop_process, loadtest)
+
         target = urllib.parse.urlsplit(cls.stack.admin_url).netloc
-        cls.prom = Prometheus(prometheus, cls.stack.workdir, target, cls.rule_files)
+        cls.prom = Prometheus(prometheus, cls.stack.workdir, target, cls.rule_files,
+                              extra_jobs={LOADTEST_JOB: loadtest_metrics})
         cls.addClassCleanup(cls.prom.stop)
         cls.prom.start()
 
@@ -525,8 +582,14 @@ class DashboardsPrometheusTest(unittest.TestCase):
             last["targets"] = mine or text[:300]
             return any(t.get("health") == "up" for t in mine)
 
+        def loadtest_up():
+            status, body, text = prom_get(cls.prom.url, "/api/v1/targets", {"state": "active"})
+            targets = ((body or {}).get("data") or {}).get("activeTargets") or []
+            return any(t.get("health") == "up" for t in targets if (t.get("labels") or {}).get("job") == LOADTEST_JOB)
+
         try:
             harness.poll(target_up, TARGET_UP_TIMEOUT, f"scrape target {target} to be up")
+            harness.poll(loadtest_up, TARGET_UP_TIMEOUT, f"scrape target {loadtest_metrics} ({LOADTEST_JOB}) to be up")
         except AssertionError as e:
             raise AssertionError(f"{e}; last /api/v1/targets: {last.get('targets')}\n{cls.prom.log_tail()}") from None
 
