@@ -13,8 +13,14 @@ Checks, all polled with deadlines:
     not — and no secret value appears anywhere in the raw request bodies or the JSONL file;
   * the collector answers 503 twice: the sidecar retries and the spans still arrive;
   * the collector answers 400: the batch is dropped at once (rejected_4xx), no retry;
-  * the sidecar does not take the channel: the agent's exports fail and are counted
-    (export_failed), and after the sidecar is back new spans flow again.
+  * the collector answers 503 until the exporter's max_elapsed runs out: the spans are counted
+    retry_expired, and the sidecar keeps serving (its admin port answers throughout, and spans
+    flow again once the collector does);
+  * the sidecar does not take the channel and the agent (restarted with a 16-span queue) gets
+    a burst of 300 spans: its queue depth never exceeds the bound, every span is counted as
+    dropped (queue_full or export_failed), and after the sidecar is back new spans flow again.
+The collector's 503/400 answers are scripted for traces only: the agent's own log records,
+exported to /v1/logs at any moment, cannot consume them.
 Needs `npm ci --prefix tests/integration/otel` (scripts/setup does it).
 """
 
@@ -27,6 +33,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -37,6 +44,8 @@ OTEL_DIR = os.path.join(harness.SOURCE_DIR, "tests", "integration", "otel")
 NODE = shutil.which("node") or "/usr/bin/node"
 ALLOWED = ("http.request.method", "http.route", "http.response.status_code")
 FORBIDDEN = ("url.full", "http.request.header.authorization", "db.query.text")
+MAX_ELAPSED_S = 3        # the sidecar exporter's retry budget per request
+SMALL_QUEUE = 16         # the agent's span queue in the overload phase
 
 
 class Collector:
@@ -53,12 +62,12 @@ class Collector:
         self.port = int(line.split()[1])
         self.url = f"http://127.0.0.1:{self.port}"
 
-    def respond(self, status: int, count: int):
-        assert harness.http_get(f"{self.url}/respond?status={status}&count={count}")[0] == 200
+    def respond(self, status: int, count: int, signal: str = "traces"):
+        assert harness.http_get(f"{self.url}/respond?signal={signal}&status={status}&count={count}")[0] == 200
 
-    def requests(self):
+    def requests(self, signal: str = "traces"):
         with open(self.out) as f:
-            return [json.loads(line) for line in f if line.strip()]
+            return [r for r in (json.loads(line) for line in f if line.strip()) if r["signal"] == signal]
 
     def accepted_spans(self):
         return [s for r in self.requests() if r["status"] == 200 for s in r["spans"]]
@@ -80,7 +89,7 @@ class TelemetryTest(unittest.TestCase):
             sidecar_config={"telemetry": {
                 "jsonl_path": self.jsonl,
                 "otlp": {"endpoint": self.collector.url, "timeout": "2s", "initial_backoff": "100ms",
-                         "max_backoff": "200ms", "max_elapsed": "20s"}}},
+                         "max_backoff": "200ms", "max_elapsed": f"{MAX_ELAPSED_S}s"}}},
             agent_config={"telemetry": {"otlp_listen": "127.0.0.1:4318",
                                         "batch": {"spans": {"scheduled_delay": "200ms"}}}})
         self.stack.__enter__()
@@ -145,8 +154,8 @@ class TelemetryTest(unittest.TestCase):
             raw = base64.b64decode(r["raw"])
             self.assertNotIn(b"SECRET", raw)
             self.assertEqual(r["type"], "application/x-protobuf")
-        with open(self.jsonl) as f:
-            lines = f.read().splitlines()
+        with open(self.jsonl) as f:   # the agent's own log records may be there too
+            lines = [line for line in f.read().splitlines() if '"resourceSpans"' in line]
         self.assertEqual(len(lines), made_total)
         self.assertFalse(any("SECRET" in line for line in lines))
         ids = {json.loads(line)["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["spanId"] for line in lines}
@@ -177,22 +186,85 @@ class TelemetryTest(unittest.TestCase):
                                               reason="rejected_4xx"), 0)
         self.assertEqual(self.parent_metric("porthole_exporter_retries_total", signal="traces"), retries)
 
-        # --- the sidecar does not take the channel: the agent counts its failed exports -----------
+        # --- the collector answers 503 until max_elapsed runs out: counted, the sidecar serves on ---
+        expired_before = self.parent_metric("porthole_exporter_items_dropped_total", signal="traces",
+                                            reason="retry_expired")
+        before = len(self.collector.accepted_spans())
+        attempts_before = len(self.collector.requests())
+        self.collector.respond(503, 1_000_000)
+        self.produce("proto", 2)
+
+        def expired_while_serving():
+            self.assertEqual(stack.readyz()[0], 200, "the sidecar stopped serving during the 503s")
+            return self.parent_metric("porthole_exporter_items_dropped_total", signal="traces",
+                                      reason="retry_expired") >= expired_before + 6
+        poll(expired_while_serving, MAX_ELAPSED_S + 15, f"6 spans dropped as retry_expired after {MAX_ELAPSED_S}s of 503s")
+        self.assertEqual(self.parent_metric("porthole_exporter_items_dropped_total", signal="traces",
+                                            reason="retry_expired"), expired_before + 6)
+        self.assertGreater(len(self.collector.requests()) - attempts_before, 2, "the 503s were retried")
+        self.assertEqual(len(self.collector.accepted_spans()), before)
+        self.collector.respond(200, 0)
+        self.produce("proto", 1)
+        self.wait_spans(before + 3, "spans once the collector accepts again")
+
+        # --- the sidecar does not take the channel; the agent, restarted with a small queue, gets a
+        # burst far beyond it: the queue stays bounded and every span is counted ------------------
         # (A sidecar restarted with telemetry off: nothing listens on 7001, yet the control channel
         # relays the agent's metrics. A plain restart would race the agent's next export.)
-        failed_before = self.parent_metric("porthole_telemetry_spans_dropped_total", side="enclave",
-                                           reason="export_failed")
         telemetry_on = stack._sidecar_extra
         stack.stop_sidecar()
         stack._sidecar_extra = harness.deep_merge(telemetry_on, {"telemetry": {"enabled": False}})
         stack.start_sidecar()
         stack.wait_ready()
-        self.produce("proto", 5)   # the receiver still answers; the channel is down
-        poll(lambda: self.parent_metric("porthole_telemetry_spans_dropped_total", side="enclave",
-                                        reason="export_failed") >= failed_before + 15,
-             30, "the agent to count 15 spans dropped (export_failed) while the channel was down")
-        self.assertGreater(self.parent_metric("porthole_telemetry_channel_errors_total", side="enclave",
-                                              reason="not_connected"), 0)
+        started = poll(lambda: self.parent_metric("process_start_time_seconds", side="enclave"), 20,
+                       "the agent's metrics through the restarted sidecar")
+        stack.stop_agent()
+        # Batches of 12 out of a queue of 16: after each burst 4 spans wait for scheduled_delay, so
+        # the sampled gauge shows a live, non-empty queue, not only the empty one between bursts.
+        stack._agent_extra = harness.deep_merge(stack._agent_extra, {"telemetry": {"batch": {"spans": {
+            "max_queue_size": SMALL_QUEUE, "max_export_batch_size": 12, "scheduled_delay": "1s"}}}})
+        stack.start_agent()
+        stack.wait_ready()
+        poll(lambda: self.parent_metric("process_start_time_seconds", side="enclave") != started, 20,
+             "the restarted agent's metrics to be relayed")
+        depths, sampling = [], threading.Event()
+
+        def sample_queue_depth():
+            while not sampling.wait(0.02):  # a sampling period, not a wait for anything
+                depths.append(self.parent_metric("porthole_telemetry_spans_queue_depth", side="enclave"))
+
+        sampler = threading.Thread(target=sample_queue_depth)
+        sampler.start()
+        try:
+            self.produce("proto", 100)   # 300 spans in requests of 64; the receiver still answers
+
+            def spans_dropped():
+                text = stack.metrics()
+                received = metric_value(text, "porthole_telemetry_spans_received_total", side="enclave") or 0
+                dropped = sum(metric_value(text, "porthole_telemetry_spans_dropped_total", side="enclave",
+                                           reason=r) or 0 for r in ("queue_full", "export_failed", "export_timeout"))
+                return received >= 300 and dropped == received and text
+            text = poll(spans_dropped, 30, "the agent to count all 300 spans as dropped while the channel is down")
+        finally:
+            sampling.set()
+            sampler.join()
+        self.assertLessEqual(max(depths), SMALL_QUEUE, "the agent's queue grew beyond max_queue_size")
+        self.assertGreater(max(depths), 0, "the queue depth gauge was never seen above 0: is it live?")
+        self.assertGreater(metric_value(text, "porthole_telemetry_spans_dropped_total", side="enclave",
+                                        reason="queue_full"), 0, "a burst beyond the queue hit its bound")
+        self.assertGreater(metric_value(text, "porthole_telemetry_spans_dropped_total", side="enclave",
+                                        reason="export_failed"), 0)
+        self.assertEqual(metric_value(text, "porthole_telemetry_spans_exported_total", side="enclave"), 0)
+        self.assertGreater(metric_value(text, "porthole_telemetry_channel_errors_total", side="enclave",
+                                        reason="not_connected"), 0)
+        self.assertIn("batch processor: dropped", stack.log("agent"), "the agent warns about its drops")
+        print(f"overload: {metric_value(text, 'porthole_telemetry_spans_received_total', side='enclave'):.0f} spans "
+              f"received with the channel down, queue depth at most {max(depths):.0f} (bound {SMALL_QUEUE}) over "
+              f"{len(depths)} samples, queue_full "
+              f"{metric_value(text, 'porthole_telemetry_spans_dropped_total', side='enclave', reason='queue_full'):.0f}, "
+              f"export_failed "
+              f"{metric_value(text, 'porthole_telemetry_spans_dropped_total', side='enclave', reason='export_failed'):.0f}",
+              file=sys.stderr)
         stack.stop_sidecar()
         stack._sidecar_extra = telemetry_on
         stack.start_sidecar()
@@ -203,8 +275,12 @@ class TelemetryTest(unittest.TestCase):
         self.produce("json", 2)
         self.wait_spans(before + 6, "spans after the sidecar came back")
         statuses = [r["status"] for r in self.collector.requests()]
-        print(f"collector: {len(statuses)} requests ({statuses.count(503)} x 503, {statuses.count(400)} x 400), "
-              f"{len(self.collector.accepted_spans())} spans accepted", file=sys.stderr)
+        logs = self.collector.requests("logs")
+        self.assertTrue(all(r["status"] == 200 and not r["error"] for r in logs),
+                        "the agent's log batches decode as ExportLogsServiceRequest and are never scripted")
+        print(f"collector: {len(statuses)} trace requests ({statuses.count(503)} x 503, {statuses.count(400)} x 400), "
+              f"{len(self.collector.accepted_spans())} spans accepted; {len(logs)} log requests, "
+              f"{sum(len(r['logs']) for r in logs)} log records", file=sys.stderr)
 
 
 if __name__ == "__main__":
