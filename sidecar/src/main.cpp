@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <prometheus/registry.h>
 
+#include "porthole/common/allocator.hpp"
 #include "porthole/common/asio_time.hpp"
 #include "porthole/common/build_info.hpp"
 #include "porthole/common/command_line.hpp"
@@ -36,6 +37,7 @@ int run(const porthole::sidecar::SidecarConfig& config) {
   using namespace porthole;
   boost::asio::io_context io(1);
   AsioTimeSource time(io.get_executor());
+  AllocatorTrimmer trim_idle_heap(time);
 
   prometheus::Registry registry;
   register_build_info(registry, "parent");
@@ -159,5 +161,6 @@ int main(int argc, char** argv) {
   sidecar::SidecarConfig config;
   if (auto exit_code = handle_command_line(argc, argv, program, config)) return *exit_code;
   setup_logging(config.logging, "sidecar");
+  tune_allocator();
   return run(config);
 }
