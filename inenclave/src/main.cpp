@@ -3,6 +3,7 @@
 #include <optional>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
@@ -17,10 +18,12 @@
 #include "porthole/agent/policy_sink.hpp"
 #include "porthole/agent/workload_scraper.hpp"
 #include "porthole/agent/workload_supervisor.hpp"
+#include "porthole/common/allocator.hpp"
 #include "porthole/common/asio_time.hpp"
 #include "porthole/common/backoff.hpp"
 #include "porthole/common/build_info.hpp"
 #include "porthole/common/command_line.hpp"
+#include "porthole/common/io_thread.hpp"
 #include "porthole/common/logging.hpp"
 #include "porthole/common/process_metrics.hpp"
 #include "porthole/common/shutdown.hpp"
@@ -46,6 +49,7 @@ int run(const porthole::agent::AgentConfig& config) {
   using namespace porthole;
   boost::asio::io_context io(1);
   AsioTimeSource time(io.get_executor());
+  AllocatorTrimmer trim_idle_heap(time);
 
   prometheus::Registry registry;
   register_build_info(registry, "enclave");
@@ -67,6 +71,9 @@ int run(const porthole::agent::AgentConfig& config) {
   std::optional<telemetry::SpanBatchProcessor> span_processor;
   std::optional<telemetry::LogBatchProcessor> log_processor;
   std::optional<agent::OtlpIngest> otlp_ingest;
+  // The receiver decodes and filters on a thread of its own (common/io_thread.hpp says why);
+  // everything it touches across threads is thread-safe (the processors' submit, counters, logs).
+  IoThread receiver_thread;
   std::optional<agent::OtlpReceiver> otlp_receiver;
   if (config.telemetry.enabled) {
     telemetry_channel.emplace(io.get_executor(), time, config.telemetry.channel,
@@ -79,7 +86,7 @@ int run(const porthole::agent::AgentConfig& config) {
     if (!config.telemetry.receiver.listen.empty()) {
       otlp_ingest.emplace(config.telemetry.policy, *span_processor, *log_processor, registry,
                           config.telemetry.receiver.max_request_bytes, time);
-      otlp_receiver.emplace(io.get_executor(), config.telemetry.receiver, *otlp_ingest);
+      otlp_receiver.emplace(receiver_thread.executor(), config.telemetry.receiver, *otlp_ingest);
     }
   }
   // Where other log sources (the workload supervisor's log capture) submit log records; null when
@@ -153,6 +160,7 @@ int run(const porthole::agent::AgentConfig& config) {
     log->critical("cannot start: {}", e.what());
     return 1;
   }
+  if (otlp_receiver) receiver_thread.start();
   // Stopping the workload (SIGTERM, SIGKILL after stop_timeout) is part of the drain.
   const auto drain = workload ? std::max(config.drain_timeout, config.workload.stop_timeout + std::chrono::seconds(1))
                               : config.drain_timeout;
@@ -165,7 +173,10 @@ int run(const porthole::agent::AgentConfig& config) {
         egress.stop();
         control.stop();
         // What is queued gets the drain time to reach the sidecar; the rest is counted (shutdown).
-        if (otlp_receiver) otlp_receiver->stop();
+        if (otlp_receiver) {
+          boost::asio::post(receiver_thread.executor(), [&] { otlp_receiver->stop(); });
+          receiver_thread.release();
+        }
         if (span_processor) span_processor->shutdown(config.drain_timeout, [&](bool) { spans_flushed = true; });
         if (log_processor) log_processor->shutdown(config.drain_timeout, [&](bool) { logs_flushed = true; });
         if (chrony_monitor) chrony_monitor->stop();
@@ -173,6 +184,7 @@ int run(const porthole::agent::AgentConfig& config) {
         if (ntp_relay) ntp_relay->stop();
       },
       [&] { return spans_flushed && logs_flushed && (!workload || workload->finished()); });
+  receiver_thread.join();
   if (telemetry_channel) telemetry_channel->stop();
   log->info("porthole-agent stopped");
   return 0;
@@ -188,5 +200,6 @@ int main(int argc, char** argv) {
   agent::AgentConfig config;
   if (auto exit_code = handle_command_line(argc, argv, program, config)) return *exit_code;
   setup_logging(config.logging, "agent");
+  tune_allocator();
   return run(config);
 }
