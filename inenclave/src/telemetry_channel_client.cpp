@@ -18,8 +18,12 @@ namespace {
 
 constexpr std::size_t kMaxPendingFrames = 256;
 
-std::string encode_request(telemetry::TraceBatch&& b) { return telemetry::encode_trace_request(b); }
-std::string encode_request(telemetry::LogBatch&& b) { return telemetry::encode_logs_request(b); }
+void encode_request(std::span<const telemetry::SpanItem> items, std::string& out) {
+  telemetry::encode_trace_request(items, out);
+}
+void encode_request(std::span<const telemetry::LogItem> items, std::string& out) {
+  telemetry::encode_logs_request(items, out);
+}
 ChannelSignal signal_of(const telemetry::SpanItem*) { return ChannelSignal::Spans; }
 ChannelSignal signal_of(const telemetry::LogItem*) { return ChannelSignal::Logs; }
 
@@ -125,31 +129,24 @@ void TelemetryChannelClient::fail_pending() {
 }
 
 template <class Item>
-void TelemetryChannelClient::encode_parts(std::vector<Item>&& items,
-                                          std::vector<std::pair<std::string, std::size_t>>& parts) {
-  const std::size_t count = items.size();
-  const std::size_t room = config_.max_frame_bytes - telemetry::kBatchHeaderBytes;
-  // Encoding the kept items is cheaper than measuring them first; halving keeps this O(n log n)
-  // even for a batch of giants. Items stay in order.
-  std::vector<Item> copy;
-  if (count > 1) copy = items;
-  auto wire = encode_request(telemetry::group_items(std::move(items)));
-  if (wire.size() <= room || config_.compression == telemetry::ChannelCompression::Gzip) {
+std::size_t TelemetryChannelClient::encode_parts(std::span<const Item> items, std::vector<Part>& parts) {
+  // Encoding is cheaper than measuring first; halving keeps this O(n log n) even for a batch of
+  // giants, and items stay in order. The payload is built in place: header room, then request.
+  std::string payload(telemetry::kBatchHeaderBytes, '\0');
+  encode_request(items, payload);
+  const std::size_t request_bytes = payload.size() - telemetry::kBatchHeaderBytes;
+  if (payload.size() <= config_.max_frame_bytes || config_.compression == telemetry::ChannelCompression::Gzip) {
     // gzip usually shrinks an over-size batch under the limit; the check after compression decides.
-    parts.emplace_back(std::move(wire), count);
-    return;
+    parts.push_back(Part{std::move(payload), items.size(), request_bytes});
+    return 0;
   }
-  if (count <= 1) {
+  if (items.size() <= 1) {
     metrics_.error(TelemetryChannelError::Oversized);
     log_->warn("telemetry: dropped one item that alone encodes to {} bytes (telemetry.channel.max_frame_bytes {})",
-               wire.size(), config_.max_frame_bytes);
-    return;
+               request_bytes, config_.max_frame_bytes);
+    return items.size();
   }
-  std::vector<Item> second(std::make_move_iterator(copy.begin() + static_cast<std::ptrdiff_t>(count / 2)),
-                           std::make_move_iterator(copy.end()));
-  copy.resize(count / 2);
-  encode_parts(std::move(copy), parts);
-  encode_parts(std::move(second), parts);
+  return encode_parts(items.first(items.size() / 2), parts) + encode_parts(items.subspan(items.size() / 2), parts);
 }
 
 template <class Item>
@@ -166,36 +163,34 @@ void TelemetryChannelClient::export_items(std::vector<Item>&& items, std::functi
     connection_->close(relay::CloseReason::Backpressure, "the sidecar stopped acking batches");
     return done(false);
   }
-  std::vector<std::pair<std::string, std::size_t>> parts;
-  encode_parts(std::move(items), parts);
-  std::vector<std::pair<std::string, std::size_t>> frames;  // payload, items
-  std::vector<std::size_t> uncompressed;
-  for (auto& [wire, count] : parts) {
-    const auto seq = next_seq_++;
-    auto payload = telemetry::encode_batch_payload(seq, config_.compression, wire);
-    if (!payload || payload->size() > config_.max_frame_bytes) {
-      metrics_.error(TelemetryChannelError::Oversized);
-      log_->warn("telemetry: dropped a batch of {} items that does not fit telemetry.channel.max_frame_bytes ({})",
-                 count, config_.max_frame_bytes);
-      continue;
+  std::vector<Part> parts;
+  std::size_t lost = encode_parts(std::span<const Item>(items), parts);
+  std::erase_if(parts, [&](Part& part) {
+    part.seq = next_seq_++;
+    if (telemetry::seal_batch_payload(part.payload, part.seq, config_.compression) &&
+        part.payload.size() <= config_.max_frame_bytes) {
+      return false;
     }
-    uncompressed.push_back(wire.size());
-    frames.emplace_back(std::move(*payload), count);
-  }
-  if (frames.empty()) return done(false);
+    metrics_.error(TelemetryChannelError::Oversized);
+    log_->warn("telemetry: dropped a batch of {} items that does not fit telemetry.channel.max_frame_bytes ({})",
+               part.items, config_.max_frame_bytes);
+    lost += part.items;
+    return true;
+  });
+  if (parts.empty()) return done(false);
   auto e = std::make_shared<Export>();
-  e->waiting = frames.size();
-  e->ok = frames.size() == parts.size();
+  e->waiting = parts.size();
+  // An item dropped for its size is lost like any other: the export must not report it exported.
+  e->ok = lost == 0;
   e->done = std::move(done);
   const auto type = signal == ChannelSignal::Spans ? TelemetryFrameType::Spans : TelemetryFrameType::Logs;
-  auto connection = connection_;
   // Every frame is pending before the first send: a send that closes the connection
   // (backpressure) fails them all through fail_pending(), and `done` runs once.
-  for (auto& [payload, count] : frames) pending_[telemetry::decode_batch_payload(payload)->seq] = e;
-  for (std::size_t i = 0; i < frames.size() && !connection->closed(); ++i) {
-    auto& [payload, count] = frames[i];
-    metrics_.batch(signal, count, payload.size(), uncompressed[i]);
-    connection->send(static_cast<std::uint8_t>(type), payload);
+  for (const auto& part : parts) pending_[part.seq] = e;
+  auto connection = connection_;
+  for (std::size_t i = 0; i < parts.size() && !connection->closed(); ++i) {
+    metrics_.batch(signal, parts[i].items, parts[i].payload.size(), parts[i].request_bytes);
+    connection->send(static_cast<std::uint8_t>(type), parts[i].payload);
   }
 }
 

@@ -64,6 +64,11 @@ template <class Item, class Batch, class ResourceX, class ScopeX, class Record>
 std::vector<Item> split(Batch&& batch, std::vector<ResourceX> Batch::*resources,
                         std::vector<ScopeX> ResourceX::*scopes, std::vector<Record> ScopeX::*records) {
   std::vector<Item> items;
+  std::size_t count = 0;
+  for (const auto& rx : batch.*resources) {
+    for (const auto& sx : rx.*scopes) count += (sx.*records).size();
+  }
+  items.reserve(count);
   for (auto& rx : batch.*resources) {
     for (auto& sx : rx.*scopes) {
       auto origin = std::make_shared<const ItemOrigin>(

@@ -1,6 +1,7 @@
 // Decoding of OTLP export requests/responses from protobuf. Field numbers are those of
 // opentelemetry-proto v1 (common, resource, trace, logs, collector). A field whose wire type does
 // not match the schema is treated as unknown and skipped, as protobuf parsers do.
+#include <algorithm>
 #include <bit>
 #include <cstring>
 
@@ -66,6 +67,17 @@ bool for_each_field(Ctx& ctx, std::string_view message, OnField&& on_field) {
 }
 
 bool is_len(const Field& f) { return f.type == wire::kLen; }
+
+// How many length-delimited fields numbered `number` `message` holds at its top level (stops at
+// the first malformed field: decoding reports that one).
+std::size_t count_fields(std::string_view message, std::uint32_t number) {
+  wire::Reader reader(message);
+  Field field;
+  std::string ignored;
+  std::size_t n = 0;
+  while (!reader.at_end() && reader.next(field, ignored)) n += field.number == number && is_len(field);
+  return n;
+}
 bool is_varint(const Field& f) { return f.type == wire::kVarint; }
 bool is_fixed64(const Field& f) { return f.type == wire::kFixed64; }
 bool is_fixed32(const Field& f) { return f.type == wire::kFixed32; }
@@ -90,7 +102,7 @@ bool decode_any_value(Ctx& ctx, std::string_view message, AnyValue& out) {
   return for_each_field(ctx, message, [&](const Field& f) {
     switch (f.number) {
       case 1:
-        if (is_len(f)) out.value = std::string(f.bytes);
+        if (is_len(f)) out.value.emplace<std::string>(f.bytes);
         return true;
       case 2:
         if (is_varint(f)) out.value = f.number_value != 0;
@@ -130,7 +142,7 @@ bool decode_any_value(Ctx& ctx, std::string_view message, AnyValue& out) {
         }
         return true;
       case 7:
-        if (is_len(f)) out.value = BytesValue{std::string(f.bytes)};
+        if (is_len(f)) out.value.emplace<BytesValue>(BytesValue{std::string(f.bytes)});
         return true;
       default:
         return true;
@@ -143,7 +155,7 @@ bool decode_key_value(Ctx& ctx, std::string_view message, KeyValue& out) {
     if (f.number == 1 && is_len(f)) {
       out.key.assign(f.bytes);
     } else if (f.number == 2 && is_len(f)) {
-      out.value = AnyValue{};
+      if (!out.value.empty()) out.value = AnyValue{};  // a repeated field: the last one wins
       if (!decode_any_value(ctx, f.bytes, out.value)) return fail_in(ctx, "value");
     }
     return true;
@@ -153,6 +165,8 @@ bool decode_key_value(Ctx& ctx, std::string_view message, KeyValue& out) {
 // Appends a KeyValue from `f` to `attributes`, naming the index on failure.
 bool add_attribute(Ctx& ctx, const Field& f, Attributes& attributes, const char* name = "attributes") {
   const std::size_t index = attributes.size();
+  // Spans carry a handful of attributes: one allocation instead of growing 1-2-4-8.
+  if (attributes.capacity() == 0) attributes.reserve(8);
   if (!decode_key_value(ctx, f.bytes, attributes.emplace_back())) return fail_in(ctx, name, index);
   return true;
 }
@@ -294,6 +308,9 @@ bool decode_request(std::string_view wire_bytes, std::vector<ResourceX>& out, st
       } else if (g.number == 2 && is_len(g)) {
         const std::size_t si = (rx.*scopes).size();
         ScopeX& sx = (rx.*scopes).emplace_back();
+        // One allocation for the records instead of growing (and moving every span) 1-2-4-...-512
+        // times; the count is bounded by max_items, so a hostile request cannot make this big.
+        (sx.*records).reserve(std::min(count_fields(g.bytes, 2), limits.max_items));
         bool scope_ok = for_each_field(ctx, g.bytes, [&](const Field& h) {
           if (h.number == 1 && is_len(h)) {
             if (!decode_scope(ctx, h.bytes, sx.scope)) return fail_in(ctx, "scope");

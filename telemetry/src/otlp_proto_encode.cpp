@@ -1,7 +1,11 @@
 // Encoding of OTLP export requests/responses to protobuf, fields in number order, proto3
 // defaults left out (except inside the AnyValue oneof, where presence is the value).
 // Span and link ids are always written (they are required); optional ids only when valid.
+#include <algorithm>
 #include <bit>
+#include <cstdint>
+#include <span>
+#include <vector>
 
 #include "porthole/telemetry/otlp_proto.hpp"
 #include "protobuf_wire.hpp"
@@ -129,6 +133,62 @@ void put_log_record(std::string& out, const LogRecord& r) {
   });
 }
 
+// Encodes items under their origins' resources and scopes, grouped exactly as group_items() groups
+// them (equal resources share a ResourceX, equal scopes within it a ScopeX, in order of first
+// appearance), but straight from the items: the batch is neither copied nor moved.
+template <class Item, class PutRecord>
+void encode_items(std::span<const Item> items, std::string& out, PutRecord&& put_record) {
+  struct ScopeGroup {
+    const ItemOrigin* origin;
+    std::vector<std::uint32_t> members;
+  };
+  struct ResourceGroup {
+    const ItemOrigin* origin;
+    std::vector<ScopeGroup> scopes;
+  };
+  std::vector<ResourceGroup> groups;
+  // Origin pointer -> its group; a batch usually has one or two origins, so a short list.
+  std::vector<std::pair<const ItemOrigin*, std::pair<std::size_t, std::size_t>>> placed;
+  for (std::uint32_t i = 0; i < items.size(); ++i) {
+    const ItemOrigin* origin = items[i].origin.get();
+    auto it = std::find_if(placed.rbegin(), placed.rend(), [&](const auto& p) { return p.first == origin; });
+    std::pair<std::size_t, std::size_t> at;
+    if (it != placed.rend()) {
+      at = it->second;
+    } else {
+      std::size_t r = 0;
+      while (r < groups.size() && !(groups[r].origin->resource == origin->resource &&
+                                    groups[r].origin->resource_schema_url == origin->resource_schema_url)) {
+        ++r;
+      }
+      if (r == groups.size()) groups.push_back({origin, {}});
+      auto& scopes = groups[r].scopes;
+      std::size_t s = 0;
+      while (s < scopes.size() && !(scopes[s].origin->scope == origin->scope &&
+                                    scopes[s].origin->scope_schema_url == origin->scope_schema_url)) {
+        ++s;
+      }
+      if (s == scopes.size()) scopes.push_back({origin, {}});
+      at = {r, s};
+      placed.emplace_back(origin, at);
+    }
+    groups[at.first].scopes[at.second].members.push_back(i);
+  }
+  for (const auto& group : groups) {
+    put_message(out, 1, [&](std::string& o) {
+      put_resource(o, group.origin->resource);
+      for (const auto& scope : group.scopes) {
+        put_message(o, 2, [&](std::string& p) {
+          put_scope(p, scope.origin->scope);
+          for (auto i : scope.members) put_record(p, items[i]);
+          put_bytes_if(p, 3, scope.origin->scope_schema_url);
+        });
+      }
+      put_bytes_if(o, 3, group.origin->resource_schema_url);
+    });
+  }
+}
+
 std::string encode_response(const OtlpPartialSuccess& partial) {
   std::string out;
   if (partial.full_success()) return out;
@@ -183,6 +243,14 @@ std::string encode_logs_request(const LogBatch& batch) {
   std::string out;
   encode_logs_request(batch, out);
   return out;
+}
+
+void encode_trace_request(std::span<const SpanItem> items, std::string& out) {
+  encode_items(items, out, [](std::string& o, const SpanItem& item) { put_span(o, item.span); });
+}
+
+void encode_logs_request(std::span<const LogItem> items, std::string& out) {
+  encode_items(items, out, [](std::string& o, const LogItem& item) { put_log_record(o, item.record); });
 }
 
 std::string encode_trace_response(const OtlpPartialSuccess& partial) { return encode_response(partial); }

@@ -99,21 +99,9 @@ bool Reader::skip_group(std::uint32_t number, std::size_t depth_left, std::strin
   }
 }
 
-bool Reader::next(Field& field, std::string& error, std::size_t max_group_depth) {
-  std::uint64_t tag = 0;
-  if (!varint(tag)) {
-    error = "truncated field tag";
-    return false;
-  }
-  const auto number = tag >> 3;
-  if (number == 0 || number > 0x1fffffff) {
-    error = "invalid field number " + std::to_string(number);
-    return false;
-  }
-  field = Field{};
-  field.number = static_cast<std::uint32_t>(number);
-  field.type = static_cast<std::uint32_t>(tag & 7);
-  return value(field.type, field, error, max_group_depth);
+bool Reader::invalid_field_number(std::uint64_t number, std::string& error) {
+  error = "invalid field number " + std::to_string(number);
+  return false;
 }
 
 }  // namespace porthole::telemetry::wire

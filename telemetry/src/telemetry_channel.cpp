@@ -32,20 +32,27 @@ std::optional<std::uint16_t> decode_channel_hello(std::string_view payload) {
 std::optional<std::string> encode_batch_payload(std::uint64_t seq, ChannelCompression compression,
                                                 std::string_view request) {
   std::string out;
-  if (compression == ChannelCompression::Gzip) {
-    auto compressed = gzip_compress(request);
-    if (!compressed) return std::nullopt;
-    out.reserve(kBatchHeaderBytes + compressed->size());
-    put_u64(out, seq);
-    out.push_back(static_cast<char>(kBatchFlagGzip));
-    out.append(*compressed);
-    return out;
-  }
   out.reserve(kBatchHeaderBytes + request.size());
-  put_u64(out, seq);
-  out.push_back('\0');
+  out.resize(kBatchHeaderBytes);
   out.append(request);
+  if (!seal_batch_payload(out, seq, compression)) return std::nullopt;
   return out;
+}
+
+bool seal_batch_payload(std::string& payload, std::uint64_t seq, ChannelCompression compression) {
+  std::uint8_t flags = 0;
+  if (compression == ChannelCompression::Gzip) {
+    auto compressed = gzip_compress(std::string_view(payload).substr(kBatchHeaderBytes));
+    if (!compressed) return false;
+    payload.resize(kBatchHeaderBytes);
+    payload.append(*compressed);
+    flags = kBatchFlagGzip;
+  }
+  std::string header;
+  put_u64(header, seq);
+  header.push_back(static_cast<char>(flags));
+  payload.replace(0, kBatchHeaderBytes, header);
+  return true;
 }
 
 std::optional<BatchPayload> decode_batch_payload(std::string_view payload) {

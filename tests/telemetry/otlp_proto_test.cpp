@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <span>
 
 #include "otlp_test_data.hpp"
 #include "porthole/telemetry/otlp_json.hpp"
@@ -100,6 +101,59 @@ TEST(OtlpProto, EmptyInputIsAnEmptyRequest) {
   EXPECT_TRUE(decoded.resource_spans.empty());
 }
 
+// Queued items interleave origins (requests from two SDKs, the agent's own spans) and equal
+// origins come as different pointers (one per request): encoding them straight from the items must
+// give exactly the bytes of grouping them first.
+TEST(OtlpProto, ItemsEncodeExactlyAsTheirGroupedBatch) {
+  auto first = split_batch(sample_trace_batch());
+  auto again = split_batch(sample_trace_batch());  // equal origins, other pointers
+  std::vector<SpanItem> items;
+  for (std::size_t i = 0; i < first.size(); ++i) {
+    items.push_back(first[first.size() - 1 - i]);
+    items.push_back(again[i]);
+  }
+  std::string direct;
+  encode_trace_request(std::span<const SpanItem>(items), direct);
+  auto copy = items;
+  EXPECT_EQ(direct, encode_trace_request(group_items(std::move(copy))));
+  TraceBatch decoded;
+  std::string error;
+  ASSERT_TRUE(decode_trace_request(direct, decoded, error)) << error;
+  EXPECT_EQ(decoded.span_count(), items.size());
+  EXPECT_EQ(decoded.resource_spans.size(), 2u);  // the two resources of the sample, each once
+
+  auto logs = split_batch(sample_log_batch());
+  auto more = split_batch(sample_log_batch());
+  logs.insert(logs.begin() + 1, more.begin(), more.end());
+  std::string direct_logs;
+  encode_logs_request(std::span<const LogItem>(logs), direct_logs);
+  auto logs_copy = logs;
+  EXPECT_EQ(direct_logs, encode_logs_request(group_items(std::move(logs_copy))));
+  EXPECT_TRUE(encode_trace_request(TraceBatch{}).empty());
+  std::string none;
+  encode_trace_request(std::span<const SpanItem>(), none);
+  EXPECT_TRUE(none.empty());
+}
+
+// Sub-messages are written after one reserved length byte; bodies of 127, 128 and 16384 bytes
+// need one, two and three length bytes.
+TEST(OtlpProto, SubMessagesOfEveryLengthClassRoundTrip) {
+  for (std::size_t n : {0u, 1u, 120u, 127u, 128u, 300u, 16383u, 16384u, 70000u}) {
+    TraceBatch batch;
+    Span span;
+    span.trace_id = testing::trace_id_of(1);
+    span.span_id = testing::span_id_of(2);
+    span.name = std::string(n, 'x');
+    span.attributes = {{"k", AnyValue(std::string(n, 'v'))}};
+    batch.resource_spans.push_back(ResourceSpans{{}, {ScopeSpans{{}, {span}, ""}}, ""});
+    const auto wire = encode_trace_request(batch);
+    TraceBatch decoded;
+    std::string error;
+    ASSERT_TRUE(decode_trace_request(wire, decoded, error)) << n << ": " << error;
+    EXPECT_EQ(decoded, batch) << n;
+  }
+}
+
 struct Malformed {
   const char* name;
   std::string wire;
@@ -114,6 +168,8 @@ TEST(OtlpProto, MalformedInputGivesAnErrorNamingThePlace) {
   const std::vector<Malformed> cases = {
       {"truncated tag", bytes({0x80}), "truncated field tag"},
       {"length past end", bytes({0x0a, 10, 1}), "length 10 exceeds the 1 bytes left"},
+      // The one-byte-length fast path must reject a length one past the end, too.
+      {"length one past end", bytes({0x12, 0, 0x0a, 2, 1}), "length 2 exceeds the 1 bytes left"},
       {"field number 0", bytes({0x02, 0}), "invalid field number 0"},
       {"wire type 7", bytes({0x0f}), "invalid wire type 7"},
       {"stray end group", bytes({0x0c}), "end-group without start-group"},

@@ -40,6 +40,24 @@ TEST(TelemetryChannelFormat, GzipBatchIsBoundedOnTheWayIn) {
   EXPECT_FALSE(batch_request_bytes(*b, 50000, error));
 }
 
+// The exporter builds payloads in place (header room, then the request): sealing must give the
+// same bytes as encoding from a separate request, compressed or not.
+TEST(TelemetryChannelFormat, SealingInPlaceEqualsEncoding) {
+  const std::string request(5000, 'r');
+  for (auto compression : {ChannelCompression::None, ChannelCompression::Gzip}) {
+    std::string payload(kBatchHeaderBytes, 'x');
+    payload += request;
+    ASSERT_TRUE(seal_batch_payload(payload, 77, compression));
+    auto b = decode_batch_payload(payload);
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->seq, 77u);
+    EXPECT_EQ(b->flags, compression == ChannelCompression::Gzip ? kBatchFlagGzip : 0);
+    std::string error;
+    EXPECT_EQ(batch_request_bytes(*b, 10000, error), request);
+    if (compression == ChannelCompression::None) EXPECT_EQ(payload, *encode_batch_payload(77, compression, request));
+  }
+}
+
 TEST(TelemetryChannelFormat, BadHeadersAreRefused) {
   EXPECT_FALSE(decode_batch_payload("short"));
   std::string unknown_flag(9, '\0');

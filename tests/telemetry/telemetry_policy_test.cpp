@@ -132,6 +132,32 @@ TEST(ApplyPolicy, FiltersSpansAndCountsByKindAndReason) {
   EXPECT_GT(counts.get(PolicyKind::SpanAttribute, PolicyReason::NotAllowed), 10u);
 }
 
+// apply_policy remembers the verdict per key within a batch, up to a bound: a batch with far more
+// distinct keys than the bound must be filtered exactly as key-by-key matching does.
+TEST(ApplyPolicy, ManyDistinctKeysAreFilteredExactlyBeyondTheVerdictCache) {
+  TelemetryPolicy policy = default_telemetry_policy();
+  policy.span_attributes = KeyFilter{{"keep.*"}, {"keep.secret.*"}};
+  TraceBatch batch;
+  auto& spans = batch.resource_spans.emplace_back().scope_spans.emplace_back().spans;
+  std::size_t expected_kept = 0, expected_removed = 0;
+  for (int s = 0; s < 4; ++s) {
+    Span& span = spans.emplace_back();
+    for (int k = 0; k < 300; ++k) {
+      const std::string key = (k % 3 == 0 ? "keep.a" : k % 3 == 1 ? "keep.secret.b" : "drop.c") + std::to_string(k);
+      span.attributes.push_back({key, AnyValue("v")});
+      if (s == 0) (policy.span_attributes.allows(key) ? expected_kept : expected_removed) += 1;
+    }
+  }
+  const auto counts = apply_policy(policy, batch);
+  for (const auto& span : spans) {
+    EXPECT_EQ(span.attributes.size(), expected_kept);
+    EXPECT_EQ(span.dropped_attributes_count, expected_removed);
+    for (const auto& kv : span.attributes) EXPECT_TRUE(policy.span_attributes.allows(kv.key)) << kv.key;
+  }
+  EXPECT_EQ(counts.get(PolicyKind::SpanAttribute, PolicyReason::NotAllowed), 4 * expected_removed);
+  EXPECT_EQ(expected_kept, 100u);
+}
+
 TEST(ApplyPolicy, TruncatesAtUtf8BoundariesAndInsideNestedValues) {
   TelemetryPolicy p;
   p.span_attributes = {{"*"}, {}};

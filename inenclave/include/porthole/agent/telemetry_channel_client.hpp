@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <span>
+#include <string>
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -58,10 +60,20 @@ class TelemetryChannelClient {
     std::function<void(bool)> done;
   };
 
+  // One frame of an export: the batch payload (header, then the OTLP request) and what it holds.
+  struct Part {
+    std::string payload;
+    std::size_t items = 0;
+    std::size_t request_bytes = 0;  // the request before compression
+    std::uint64_t seq = 0;
+  };
+
   template <class Item>
   void export_items(std::vector<Item>&& items, std::function<void(bool)> done);
+  // Encodes `items` into one or more parts that each fit a frame; returns how many items were
+  // dropped because one alone does not fit.
   template <class Item>
-  void encode_parts(std::vector<Item>&& items, std::vector<std::pair<std::string, std::size_t>>& parts);
+  std::size_t encode_parts(std::span<const Item> items, std::vector<Part>& parts);
   void on_connected(relay::Stream stream);
   void on_frame(relay::Frame&& frame);
   void fail_pending();

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -44,6 +45,12 @@ bool decode_logs_request(std::string_view wire, LogBatch& out, std::string& erro
                          const OtlpDecodeLimits& limits = {});
 std::string encode_logs_request(const LogBatch& batch);
 void encode_logs_request(const LogBatch& batch, std::string& out);  // appends
+
+// The export request for queued items, grouped as group_items() groups them (so the bytes equal
+// encode_trace_request(group_items(items))) but encoded straight from the items, which stay
+// untouched: an exporter can split an over-size batch and encode the halves without copying.
+void encode_trace_request(std::span<const SpanItem> items, std::string& out);  // appends
+void encode_logs_request(std::span<const LogItem> items, std::string& out);    // appends
 
 // ExportTracePartialSuccess / ExportLogsPartialSuccess: `rejected` is rejected_spans or
 // rejected_log_records. All zero/empty means full success, encoded as an empty response.

@@ -36,6 +36,10 @@ std::optional<std::uint16_t> decode_channel_hello(std::string_view payload);
 // only if zlib fails.
 std::optional<std::string> encode_batch_payload(std::uint64_t seq, ChannelCompression compression,
                                                 std::string_view request);
+// The same, built in place so that a large request is not copied: `payload` holds
+// kBatchHeaderBytes of any value followed by the encoded request; this writes the header (and
+// with Gzip replaces the request by its compression). False only if zlib fails.
+bool seal_batch_payload(std::string& payload, std::uint64_t seq, ChannelCompression compression);
 
 struct BatchPayload {
   std::uint64_t seq = 0;
