@@ -50,7 +50,9 @@ class Pipe {
 struct PipePoolOptions {
   std::size_t max_pipes = 1024;     // handed out at once; 0 turns splice off
   std::size_t max_idle = 64;        // kept for reuse
-  std::size_t pipe_bytes = 64 * 1024;  // F_SETPIPE_SZ; the kernel rounds up, capped by pipe-max-size
+  // F_SETPIPE_SZ: rounded up to a power-of-two number of pages; above pipe-max-size the kernel
+  // refuses an unprivileged process and the pipe keeps its default 64 KiB.
+  std::size_t pipe_bytes = 64 * 1024;
   TimeSource* time = nullptr;       // paces the warnings; the steady clock when null
 };
 
