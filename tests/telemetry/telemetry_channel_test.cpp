@@ -54,7 +54,9 @@ TEST(TelemetryChannelFormat, SealingInPlaceEqualsEncoding) {
     EXPECT_EQ(b->flags, compression == ChannelCompression::Gzip ? kBatchFlagGzip : 0);
     std::string error;
     EXPECT_EQ(batch_request_bytes(*b, 10000, error), request);
-    if (compression == ChannelCompression::None) EXPECT_EQ(payload, *encode_batch_payload(77, compression, request));
+    if (compression == ChannelCompression::None) {
+      EXPECT_EQ(payload, *encode_batch_payload(77, compression, request));
+    }
   }
 }
 
