@@ -6,13 +6,14 @@ namespace porthole::loadtest {
 
 ConnectionLoop::ConnectionLoop(TimeSource& time, Exchange& exchange, RunRecorder& recorder, ConnectionPlan plan,
                                std::function<const PreparedRequest&(std::uint64_t)> pick,
-                               std::function<void()> finished)
+                               std::function<void()> finished, Defer defer)
     : time_(time),
       exchange_(exchange),
       recorder_(recorder),
       plan_(std::move(plan)),
       pick_(std::move(pick)),
       finished_(std::move(finished)),
+      defer_(std::move(defer)),
       timer_(time.make_timer()) {}
 
 void ConnectionLoop::start() { schedule_next(); }
@@ -54,6 +55,7 @@ void ConnectionLoop::send(MonoTime intended) {
       timer_->arm(plan_.error_pause, [this] { schedule_next(); });
       return;
     }
+    if (defer_) return defer_([this] { schedule_next(); });
     schedule_next();
   });
 }

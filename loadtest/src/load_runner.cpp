@@ -7,6 +7,7 @@
 #include <thread>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "connection_loop.hpp"
@@ -57,7 +58,7 @@ class LoadWorker {
       conn->loop = std::make_unique<ConnectionLoop>(
           time_, conn->exchange, recorder_, plan,
           [this, raw](std::uint64_t) -> const PreparedRequest& { return requests_[raw->picker.next()]; },
-          [this] { ++finished_; });
+          [this] { ++finished_; }, [this](std::function<void()> f) { asio::post(io_, std::move(f)); });
       connections_.push_back(std::move(conn));
     }
   }
@@ -109,7 +110,7 @@ class LoadWorker {
   RunClock clock_;
   const std::atomic<bool>& stop_;
   // Only this worker's thread ever touches its io_context: no locking in the reactor.
-  asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
+  asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE};
   AsioTimeSource time_;
   RunStats stats_;
   RunRecorder recorder_;

@@ -1,17 +1,32 @@
 #include "request_stamp.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace porthole::loadtest {
 
 namespace {
 
-constexpr char kHex[] = "0123456789abcdef";
+constexpr std::size_t kCopyWhole = 16 * 1024;  // requests up to this go out as one buffer
 
-void hex(std::uint64_t v, char* out, int digits) {
-  for (int i = digits - 1; i >= 0; --i) {
-    out[i] = kHex[v & 0xf];
-    v >>= 4;
+// "00".."ff" for every byte: two digits per lookup.
+struct HexPairs {
+  char pairs[256][2];
+  constexpr HexPairs() : pairs() {
+    constexpr char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 256; ++i) {
+      pairs[i][0] = digits[i >> 4];
+      pairs[i][1] = digits[i & 0xf];
+    }
+  }
+};
+constexpr HexPairs kHex;
+
+// `bytes` bytes of v, most significant first, as 2*bytes hex digits.
+void hex(std::uint64_t v, char* out, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) {
+    std::memcpy(out + 2 * i, kHex.pairs[v & 0xff], 2);
+    v >>= 8;
   }
 }
 
@@ -22,24 +37,29 @@ std::uint64_t mix(std::uint64_t x) {  // splitmix64
   return x ^ (x >> 31);
 }
 
-void render_traceparent(std::uint64_t run_id, std::uint32_t connection, std::uint64_t index, char* out) {
-  std::memcpy(out, "00-", 3);
-  hex(run_id, out + 3, 16);
-  hex(connection, out + 19, 8);
-  hex(index & 0xffffffffu, out + 27, 8);
-  out[35] = '-';
-  // The client's span id (the parent of the agent's server span): non-zero, unique per request.
+// The parts of a traceparent that change per request: the request number (8 digits at 27) and
+// the client's span id (16 at 36: non-zero, unique per request).
+void render_request_part(std::uint64_t run_id, std::uint32_t connection, std::uint64_t index, char* out) {
+  hex(index & 0xffffffffu, out + 27, 4);
   std::uint64_t span = mix(run_id ^ mix((std::uint64_t{connection} << 32) ^ index));
   if (span == 0) span = 1;
-  hex(span, out + 36, 16);
+  hex(span, out + 36, 8);
+}
+
+void render_traceparent(std::uint64_t run_id, std::uint32_t connection, std::uint64_t index, char* out) {
+  std::memcpy(out, "00-", 3);
+  hex(run_id, out + 3, 8);
+  hex(connection, out + 19, 4);
+  out[35] = '-';
   std::memcpy(out + 52, "-01", 3);
+  render_request_part(run_id, connection, index, out);
 }
 
 }  // namespace
 
 std::string run_id_hex(std::uint64_t run_id) {
   char out[16];
-  hex(run_id, out, 16);
+  hex(run_id, out, 8);
   return std::string(out, 16);
 }
 
@@ -62,27 +82,31 @@ RequestStamper::RequestStamper(std::uint64_t run_id, std::uint32_t connection, s
 
 const RequestStamper::Buffers& RequestStamper::buffers(const PreparedRequest& r, std::uint64_t index) {
   namespace asio = boost::asio;
-  std::size_t n = 0, at = 0;
-  buffers_.fill(asio::const_buffer());
+  if (copied_ != &r) {
+    // A new template for this connection: copy what will be patched (the whole request when it
+    // is small) and write the parts of the traceparent that never change on this connection.
+    std::size_t end = r.wire.size() <= kCopyWhole ? r.wire.size() : 0;
+    if (r.traceparent_at != PreparedRequest::kNone) end = std::max(end, r.traceparent_at + kTraceparentLength);
+    if (r.counter_at != PreparedRequest::kNone) end = std::max(end, r.counter_at + r.counter_width);
+    copy_.assign(r.wire, 0, end);
+    if (r.traceparent_at != PreparedRequest::kNone) render_traceparent(run_id_, connection_, 0, copy_.data() + r.traceparent_at);
+    copied_ = &r;
+    buffers_[0] = asio::buffer(copy_);
+    buffers_[1] = asio::buffer(r.wire.data() + end, r.wire.size() - end);
+  }
   if (r.traceparent_at != PreparedRequest::kNone) {
-    render_traceparent(run_id_, connection_, index, traceparent_);
-    buffers_[n++] = asio::buffer(r.wire.data() + at, r.traceparent_at - at);
-    buffers_[n++] = asio::buffer(traceparent_, kTraceparentLength);
-    at = r.traceparent_at + kTraceparentLength;
+    render_request_part(run_id_, connection_, index, copy_.data() + r.traceparent_at);
   }
   if (r.counter_at != PreparedRequest::kNone) {
     // Unique over the run: request i of connection c of N is number i*N + c. The last
     // counter_width digits (a document narrower than 20 characters repeats sooner).
     std::uint64_t number = index * connections_ + connection_;
+    char* digits = copy_.data() + r.counter_at;
     for (std::size_t i = r.counter_width; i-- > 0;) {
-      counter_[i] = static_cast<char>('0' + number % 10);
+      digits[i] = static_cast<char>('0' + number % 10);
       number /= 10;
     }
-    buffers_[n++] = asio::buffer(r.wire.data() + at, r.counter_at - at);
-    buffers_[n++] = asio::buffer(counter_, r.counter_width);
-    at = r.counter_at + r.counter_width;
   }
-  buffers_[n] = asio::buffer(r.wire.data() + at, r.wire.size() - at);
   return buffers_;
 }
 

@@ -3,8 +3,9 @@
 // server spans Porthole's agent records inside the enclave can be joined with the client's
 // requests (--dump-requests lists them); a field-encryption document carries a request number
 // in its first field, so no two documents are the same. Both are written over placeholders of
-// the same length in the PreparedRequest: the request is gathered from the template's pieces and
-// this connection's patch buffers, never copied.
+// the same length in the PreparedRequest. Each connection keeps its own copy of the template it
+// sent last (up to 16 KiB, or up to its last patch) and rewrites only the digits that change, so
+// a small request goes out as one contiguous buffer and a large body is never copied.
 #pragma once
 
 #include <array>
@@ -30,7 +31,9 @@ std::string traceparent_placeholder();
 
 class RequestStamper {
  public:
-  using Buffers = std::array<boost::asio::const_buffer, 5>;
+  // The request: this connection's patched copy of the template's first bytes, then the rest
+  // of the template (empty for requests up to 16 KiB).
+  using Buffers = std::array<boost::asio::const_buffer, 2>;
   // `connections`: the run's total, so request numbers are unique over the run.
   RequestStamper(std::uint64_t run_id, std::uint32_t connection, std::uint32_t connections);
 
@@ -41,9 +44,9 @@ class RequestStamper {
   std::uint64_t run_id_;
   std::uint32_t connection_;
   std::uint32_t connections_;
+  const PreparedRequest* copied_ = nullptr;  // whose bytes `copy_` holds
+  std::string copy_;
   Buffers buffers_{};
-  char traceparent_[kTraceparentLength];
-  char counter_[20];
 };
 
 }  // namespace porthole::loadtest

@@ -5,9 +5,7 @@
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/read.hpp>
 
 namespace porthole::loadtest {
 
@@ -89,53 +87,45 @@ void SocketExchange::write(Stream& stream) {
     if (ec) return fail(ec, RequestError::Io);
     outcome_.bytes_sent = n;
     if (target_.protocol == WireProtocol::Http) {
-      parser_.emplace();  // in place: no allocation per response
-      parser_->body_limit(std::uint64_t{1} << 40);
-      parser_->header_limit(64 * 1024);
-      if (request_->head) parser_->skip(true);
+      parser_.reset(request_->head);
       read_http(stream);
     } else {
       read_raw(stream);
     }
   };
-  if (request_->patched()) {
-    asio::async_write(stream, stamper_.buffers(*request_, index_), std::move(on_written));
-  } else {
-    asio::async_write(stream, asio::buffer(request_->wire), std::move(on_written));
-  }
+  if (!request_->patched()) return asio::async_write(stream, asio::buffer(request_->wire), std::move(on_written));
+  const auto& buffers = stamper_.buffers(*request_, index_);
+  if (buffers[1].size() == 0) return asio::async_write(stream, buffers[0], std::move(on_written));  // one buffer: cheaper
+  asio::async_write(stream, buffers, std::move(on_written));
 }
 
 // Feeds what is buffered to the parser and reads more only when it needs more: a plain
 // read_some loop is cheaper than Beast's composed async_read, and the load generator must be
-// faster than the servers it measures.
+// faster than the servers it measures. An incomplete head stays buffered (at most 64 KiB).
 template <class Stream>
 void SocketExchange::read_http(Stream& stream) {
-  while (buffer_.size() != 0) {
-    error_code ec;
-    const std::size_t used = parser_->put(buffer_.data(), ec);
+  if (buffer_.size() != 0) {
+    std::size_t used = 0;
+    const auto data = buffer_.data();
+    const auto result = parser_.feed({static_cast<const char*>(data.data()), data.size()}, used);
     buffer_.consume(used);
     outcome_.bytes_received += used;
-    if (ec == http::error::need_more) break;
-    if (ec) return fail(ec, RequestError::Protocol);
-    if (parser_->is_done()) {
-      outcome_.status = parser_->status;
-      if (!parser_->keep_alive()) close();
+    if (result == ResponseParser::Result::Error) return fail(error_code{}, RequestError::Protocol);
+    if (result == ResponseParser::Result::Done) {
+      outcome_.status = parser_.status();
+      if (!parser_.keep_alive()) close();
       return complete(RequestError::None);
     }
-    if (used == 0) break;
   }
   stream.async_read_some(buffer_.prepare(kReadChunk), [this, &stream](const error_code& ec, std::size_t n) {
     if (cancelled_meanwhile()) return;
     buffer_.commit(n);
-    if (ec == asio::error::eof && parser_->is_header_done() && !parser_->is_done()) {
+    if (ec == asio::error::eof && parser_.head_done() && buffer_.size() == 0 &&
+        parser_.feed_eof() == ResponseParser::Result::Done) {
       // A body delimited by the end of the connection.
-      error_code eof_ec;
-      parser_->put_eof(eof_ec);
-      if (!eof_ec && parser_->is_done()) {
-        outcome_.status = parser_->status;
-        close();
-        return complete(RequestError::None);
-      }
+      outcome_.status = parser_.status();
+      close();
+      return complete(RequestError::None);
     }
     if (ec) return fail(ec, RequestError::Io);
     read_http(stream);

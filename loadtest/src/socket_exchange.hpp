@@ -17,9 +17,9 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 
-#include "counting_parser.hpp"
 #include "exchange.hpp"
 #include "request_stamp.hpp"
+#include "response_parser.hpp"
 
 namespace porthole::loadtest {
 
@@ -60,7 +60,7 @@ class SocketExchange final : public Exchange {
   std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
   boost::beast::flat_buffer buffer_;
   std::string raw_buffer_;
-  std::optional<CountingParser> parser_;
+  ResponseParser parser_;
   RequestStamper stamper_;
   const PreparedRequest* request_ = nullptr;
   std::uint64_t index_ = 0;
