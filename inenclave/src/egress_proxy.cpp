@@ -106,7 +106,7 @@ EgressProxy::EgressProxy(boost::asio::any_io_executor executor, TimeSource& time
       log_(logger("egress")),
       allowlist_(relay::parse_allow_rules(config.egress.allow), relay::parse_allow_rules(config.egress.deny)),
       metrics_(registry, "enclave", "egress"),
-      pipes_(registry, "enclave", "egress", {static_cast<std::size_t>(config.egress.splice_pipes), 64, config.egress.buffer_bytes}) {
+      pipes_(registry, "enclave", "egress", {static_cast<std::size_t>(config.egress.splice_pipes), 64, config.egress.buffer_bytes, &time}) {
   if (!config_.egress.proxy_listen.empty()) {
     listeners_.push_back(std::make_unique<Listener>(
         Listener{"proxy", config_.egress.proxy_listen, std::nullopt, metrics_.route("proxy"), {}, {}}));

@@ -166,6 +166,12 @@ void HttpObserver::on_bytes(bool upstream, std::string_view data, std::string& o
   }
 }
 
+void HttpObserver::on_eof(bool upstream, std::string& out) {
+  auto& held = upstream ? request_in_ : response_in_;
+  out += held;
+  held.clear();
+}
+
 void HttpObserver::on_request_bytes(std::string_view data, std::string& out) {
   request_in_.append(data);
   std::size_t pos = 0;

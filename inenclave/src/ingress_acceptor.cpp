@@ -26,7 +26,7 @@ IngressAcceptor::IngressAcceptor(boost::asio::any_io_executor executor, TimeSour
       config_(config),
       log_(logger("ingress")),
       metrics_(registry, "enclave", "ingress"),
-      pipes_(registry, "enclave", "ingress", {static_cast<std::size_t>(config.ingress.splice_pipes), 64, config.ingress.buffer_bytes}),
+      pipes_(registry, "enclave", "ingress", {static_cast<std::size_t>(config.ingress.splice_pipes), 64, config.ingress.buffer_bytes, &time}),
       unrouted_(metrics_.route("unrouted")),
       http_metrics_(registry) {
   for (const auto& r : config_.ingress.routes) {

@@ -42,7 +42,7 @@ EgressDialer::EgressDialer(boost::asio::any_io_executor executor, TimeSource& ti
       log_(logger("egress")),
       allowlist_(relay::parse_allow_rules(config.egress.allow), relay::parse_allow_rules(config.egress.deny)),
       metrics_(registry, "parent", "egress"),
-      pipes_(registry, "parent", "egress", {static_cast<std::size_t>(config.egress.splice_pipes), 64, config.egress.buffer_bytes}),
+      pipes_(registry, "parent", "egress", {static_cast<std::size_t>(config.egress.splice_pipes), 64, config.egress.buffer_bytes, &time}),
       resolver_(executor) {
   metrics_.route("denied");
   for (const auto& rule : config.egress.allow) metrics_.route(rule);
@@ -107,16 +107,20 @@ void EgressDialer::on_accepted(relay::Stream stream) {
         return static_cast<long>(r.consumed);
       },
       [this, c](relay::HeaderResult h) {
+        // refuse() counts, logs and answers the agent: once per stream.
+        if (h.status == relay::HeaderStatus::Invalid) {
+          return refuse(c, relay::EgressStatus::Protocol, "malformed destination request: " + h.error,
+                        relay::RelayError::Protocol);
+        }
+        if (h.status == relay::HeaderStatus::TooLong) {
+          return refuse(c, relay::EgressStatus::Protocol, "destination request longer than 512 bytes",
+                        relay::RelayError::Protocol);
+        }
         if (h.status != relay::HeaderStatus::Ok) {
-          metrics_.route("denied").error(h.status == relay::HeaderStatus::Timeout ? relay::RelayError::Timeout
-                                                                                  : relay::RelayError::Protocol);
-          log_->warn("egress: dropped a stream from the agent: {}", h.status == relay::HeaderStatus::Timeout
-                                                                       ? "no destination request in time"
-                                                                       : "malformed destination request " + h.error);
-          if (h.status == relay::HeaderStatus::Invalid) {
-            return refuse(c, relay::EgressStatus::Protocol, "malformed destination request: " + h.error,
-                          relay::RelayError::Protocol);
-          }
+          const bool timeout = h.status == relay::HeaderStatus::Timeout;
+          metrics_.route("denied").error(timeout ? relay::RelayError::Timeout : relay::RelayError::Protocol);
+          log_->warn("egress: dropped a stream from the agent: {}",
+                     timeout ? "no destination request in time" : "the stream ended before its destination request");
           return;
         }
         c->payload = h.bytes.substr(h.consumed);

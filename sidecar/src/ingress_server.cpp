@@ -37,7 +37,7 @@ IngressServer::IngressServer(boost::asio::any_io_executor executor, TimeSource& 
                              prometheus::Registry& registry)
     : executor_(std::move(executor)), time_(time), config_(config), log_(logger("ingress")),
       metrics_(registry, "parent", "ingress"),
-      pipes_(registry, "parent", "ingress", {static_cast<std::size_t>(config.ingress.splice_pipes), 64, config.ingress.buffer_bytes}) {
+      pipes_(registry, "parent", "ingress", {static_cast<std::size_t>(config.ingress.splice_pipes), 64, config.ingress.buffer_bytes, &time}) {
   for (const auto& l : config_.ingress.listeners) {
     listeners_.push_back(std::make_unique<Listener>(Listener{l, metrics_.route(l.name), {}, {}, std::make_shared<std::int64_t>(0), {}}));
   }

@@ -97,6 +97,7 @@ int run(const porthole::sidecar::SidecarConfig& config) {
         jc.path = config.telemetry.jsonl_path;
         jc.rotate_bytes = config.telemetry.jsonl_rotate_bytes;
         jc.keep_files = config.telemetry.jsonl_keep_files;
+        jc.time = &time;  // paces its warnings
         jsonl_writer.emplace(jc);
       }
     } catch (const std::exception& e) {

@@ -15,7 +15,7 @@
 #include "bounded_ring.hpp"
 #include "porthole/common/config_reader.hpp"
 #include "porthole/common/logging.hpp"
-#include "warning_limiter.hpp"
+#include "porthole/common/warning_limiter.hpp"
 
 namespace porthole::telemetry {
 namespace {

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "porthole/common/logging.hpp"
-#include "warning_limiter.hpp"
+#include "porthole/common/warning_limiter.hpp"
 
 namespace porthole::telemetry {
 namespace {

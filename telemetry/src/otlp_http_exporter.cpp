@@ -10,7 +10,7 @@
 
 #include "collector_client.hpp"
 #include "otlp_exporter_metrics.hpp"
-#include "warning_limiter.hpp"
+#include "porthole/common/warning_limiter.hpp"
 #include "porthole/common/backoff.hpp"
 #include "porthole/common/logging.hpp"
 #include "porthole/telemetry/gzip.hpp"

@@ -223,6 +223,25 @@ TEST_F(HttpObserverTest, AResponseDelimitedByTheEndOfTheConnectionCompletesThere
   EXPECT_EQ(spans_.spans[0].span.status.code, static_cast<std::int32_t>(telemetry::StatusCode::Unset));
 }
 
+// A client that sends half a head and half-closes: the workload still gets every byte it sent, and
+// a response's incomplete head likewise reaches the client.
+TEST_F(HttpObserverTest, AnIncompleteHeadHeldBackIsDeliveredAtEndOfStream) {
+  auto o = make();
+  const std::string partial = "GET /users/42 HTTP/1.1\r\nHost: ap";
+  EXPECT_EQ(feed(*o, true, partial, 7), "");  // held until the head is complete
+  std::string out;
+  o->on_eof(true, out);
+  EXPECT_EQ(out, partial);
+  out.clear();
+  o->on_eof(true, out);  // nothing is delivered twice
+  EXPECT_EQ(out, "");
+  auto p = make();
+  feed(*p, true, "GET / HTTP/1.1\r\n\r\n", 1000);
+  EXPECT_EQ(feed(*p, false, "HTTP/1.1 200 O", 1000), "");
+  p->on_eof(false, out);
+  EXPECT_EQ(out, "HTTP/1.1 200 O");
+}
+
 TEST_F(HttpObserverTest, TooManyPipelinedRequestsStopObservation) {
   auto o = make({64 * 1024, 2});
   std::string many;

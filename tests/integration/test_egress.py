@@ -316,10 +316,6 @@ class Egress(unittest.TestCase):
                                 len(self.BAD_REQUESTS))
         self.assert_ok(self.through(self.rule_ip, "/after-garbage"), "/after-garbage")
 
-    # sidecar/src/egress_dialer.cpp counts a malformed request twice (once in the header
-    # callback, once more in refuse()). Remove the decorator with that fix: an unexpected success
-    # fails the run.
-    @unittest.expectedFailure
     def test_a_malformed_destination_request_is_counted_once(self):
         before = self.send_bad_requests()
         text = self.metrics_when(lambda t: metric_value(

@@ -193,7 +193,9 @@ TEST_P(JsonlSlowReaderTest, NeverBlocksCountsDropsAndResumesWhenRead) {
   std::string got, last;
   std::uint64_t n = 0;
   while (std::getline(lines, got)) {
-    if (++n <= accepted) EXPECT_EQ(got, line) << "line " << n << " is torn";
+    if (++n <= accepted) {
+      EXPECT_EQ(got, line) << "line " << n << " is torn";
+    }
     last = got;
   }
   EXPECT_EQ(n, accepted + 1);

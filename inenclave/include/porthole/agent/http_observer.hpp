@@ -53,6 +53,9 @@ class HttpObserver final : public relay::StreamObserver {
   ~HttpObserver() override;
 
   void on_bytes(bool upstream, std::string_view data, std::string& out) override;
+  // A direction ended with an incomplete head held back: the other end still gets those bytes
+  // (the observer never changes what a peer that half-closes has sent).
+  void on_eof(bool upstream, std::string& out) override;
   void on_end(const relay::RelayResult& result) override;
 
   bool observing() const { return !passthrough_; }

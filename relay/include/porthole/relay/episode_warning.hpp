@@ -2,19 +2,22 @@
 // pipe() failing for want of descriptors): the first occurrence is logged at once, later ones at
 // most once per `every`, each line saying how many occurrences went unlogged since the previous
 // one — a few lines however often the condition strikes, and nothing hidden. Each condition has
-// its own, so one cannot silence another. Not thread-safe: the owner locks.
+// its own, so one cannot silence another. Not thread-safe: the owner locks. The pacing is
+// common/warning_limiter.hpp's; this adds the notion of an episode.
 #pragma once
 
 #include <cstdint>
 #include <optional>
+#include <utility>
 
 #include "porthole/common/time.hpp"
+#include "porthole/common/warning_limiter.hpp"
 
 namespace porthole::relay {
 
 class EpisodeWarning {
  public:
-  explicit EpisodeWarning(Duration every) : every_(every) {}
+  explicit EpisodeWarning(Duration every) : lines_(every) {}
 
   struct Line {
     bool new_episode;        // the condition cleared and struck again since the previous line
@@ -25,25 +28,17 @@ class EpisodeWarning {
   std::optional<Line> occurred(MonoTime now) {
     if (!in_episode_) new_episode_ = true;
     in_episode_ = true;
-    if (last_line_ && now - *last_line_ < every_) {
-      ++unlogged_;
-      return std::nullopt;
-    }
-    last_line_ = now;
-    const Line line{new_episode_, unlogged_};
-    new_episode_ = false;
-    unlogged_ = 0;
-    return line;
+    const std::uint64_t reported = lines_.add(1, now);  // this occurrence and the unlogged ones
+    if (reported == 0) return std::nullopt;
+    return Line{std::exchange(new_episode_, false), reported - 1};
   }
   // The condition cleared: the next occurrence starts a new episode.
   void ended() { in_episode_ = false; }
 
  private:
-  Duration every_;
+  WarningLimiter lines_;
   bool in_episode_ = false;
   bool new_episode_ = false;
-  std::optional<MonoTime> last_line_;
-  std::uint64_t unlogged_ = 0;
 };
 
 }  // namespace porthole::relay

@@ -18,10 +18,9 @@
 #include <string_view>
 
 #include "porthole/common/time.hpp"
+#include "porthole/common/warning_limiter.hpp"
 
 namespace porthole::telemetry {
-
-class WarningLimiter;
 
 struct JsonlFileWriterConfig {
   std::string path = "-";                       // "-" = stdout

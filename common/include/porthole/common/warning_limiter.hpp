@@ -11,7 +11,7 @@
 
 #include "porthole/common/time.hpp"
 
-namespace porthole::telemetry {
+namespace porthole {
 
 class WarningLimiter {
  public:
@@ -34,4 +34,4 @@ class WarningLimiter {
   std::uint64_t unreported_ = 0;
 };
 
-}  // namespace porthole::telemetry
+}  // namespace porthole
