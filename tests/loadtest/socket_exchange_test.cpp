@@ -16,9 +16,9 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 using namespace std::chrono_literals;
 
-class Fixture : public ::testing::Test {
+class SocketExchangeTest : public ::testing::Test {
  protected:
-  Fixture() : acceptor_(io_, tcp::endpoint(asio::ip::address_v4::loopback(), 0)) {
+  SocketExchangeTest() : acceptor_(io_, tcp::endpoint(asio::ip::address_v4::loopback(), 0)) {
     acceptor_.non_blocking(true);
     target_.endpoints = {acceptor_.local_endpoint()};
     request_.wire = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -84,7 +84,7 @@ class Fixture : public ::testing::Test {
   std::string received_;
 };
 
-TEST_F(Fixture, ConnectTimeIsReportedOnlyForTheRequestThatOpenedTheConnection) {
+TEST_F(SocketExchangeTest, ConnectTimeIsReportedOnlyForTheRequestThatOpenedTheConnection) {
   SocketExchange exchange(io_, target_, RequestStamper(1, 0, 1));
   const auto first = exchange_one(exchange, 0, true);
   EXPECT_EQ(first.error, RequestError::None);
@@ -97,7 +97,7 @@ TEST_F(Fixture, ConnectTimeIsReportedOnlyForTheRequestThatOpenedTheConnection) {
   EXPECT_FALSE(second.connected);  // keep-alive: nothing to connect
 }
 
-TEST_F(Fixture, ACancelWinsOverASuccessAlreadyQueuedAndTheNextRequestReconnects) {
+TEST_F(SocketExchangeTest, ACancelWinsOverASuccessAlreadyQueuedAndTheNextRequestReconnects) {
   SocketExchange exchange(io_, target_, RequestStamper(1, 0, 1));
   ASSERT_EQ(exchange_one(exchange, 0, true).status, 200u);
 
@@ -125,7 +125,7 @@ TEST_F(Fixture, ACancelWinsOverASuccessAlreadyQueuedAndTheNextRequestReconnects)
   EXPECT_TRUE(third.connected);
 }
 
-TEST_F(Fixture, SendsEachRequestsTraceparent) {
+TEST_F(SocketExchangeTest, SendsEachRequestsTraceparent) {
   request_.wire = "GET / HTTP/1.1\r\ntraceparent: " + traceparent_placeholder() + "\r\n\r\n";
   request_.traceparent_at = request_.wire.find("00-");
   SocketExchange exchange(io_, target_, RequestStamper(0xabc, 4, 8));
