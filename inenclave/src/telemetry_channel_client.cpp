@@ -117,7 +117,7 @@ void TelemetryChannelClient::settle(const std::shared_ptr<Export>& e, bool ok) {
   e->ok = e->ok && ok;
   if (--e->waiting == 0 && e->done) {
     auto done = std::move(e->done);
-    done(e->ok);
+    done(telemetry::ExportResult{e->ok, e->lost});
   }
 }
 
@@ -150,7 +150,7 @@ std::size_t TelemetryChannelClient::encode_parts(std::span<const Item> items, st
 }
 
 template <class Item>
-void TelemetryChannelClient::export_items(std::vector<Item>&& items, std::function<void(bool)> done) {
+void TelemetryChannelClient::export_items(std::vector<Item>&& items, std::function<void(telemetry::ExportResult)> done) {
   const auto signal = signal_of(static_cast<const Item*>(nullptr));
   if (!ready()) {
     metrics_.error(TelemetryChannelError::NotConnected);
@@ -180,8 +180,9 @@ void TelemetryChannelClient::export_items(std::vector<Item>&& items, std::functi
   if (parts.empty()) return done(false);
   auto e = std::make_shared<Export>();
   e->waiting = parts.size();
-  // An item dropped for its size is lost like any other: the export must not report it exported.
-  e->ok = lost == 0;
+  // Items dropped for their size are lost like any other: the processor counts them export_failed,
+  // not exported, and the rest of the batch as exported once acked.
+  e->lost = lost;
   e->done = std::move(done);
   const auto type = signal == ChannelSignal::Spans ? TelemetryFrameType::Spans : TelemetryFrameType::Logs;
   // Every frame is pending before the first send: a send that closes the connection
@@ -194,7 +195,7 @@ void TelemetryChannelClient::export_items(std::vector<Item>&& items, std::functi
   }
 }
 
-template void TelemetryChannelClient::export_items(std::vector<telemetry::SpanItem>&&, std::function<void(bool)>);
-template void TelemetryChannelClient::export_items(std::vector<telemetry::LogItem>&&, std::function<void(bool)>);
+template void TelemetryChannelClient::export_items(std::vector<telemetry::SpanItem>&&, std::function<void(telemetry::ExportResult)>);
+template void TelemetryChannelClient::export_items(std::vector<telemetry::LogItem>&&, std::function<void(telemetry::ExportResult)>);
 
 }  // namespace porthole::agent

@@ -246,30 +246,33 @@ struct BatchProcessor<Item>::Core {
     metrics.batch_size.Observe(static_cast<double>(batch.size()));
     export_timer->arm(config.export_timeout, [this, gen] { complete(gen, false, true); });
     if (!shut_down) arm_delay();  // the next scheduled export is a full delay after this one
-    exporter.export_batch(std::move(batch), [weak = self, gen, ex = executor](bool ok) {
-      boost::asio::post(ex, [weak, gen, ok] {
-        if (auto core = weak.lock()) core->complete(gen, ok, false);
+    exporter.export_batch(std::move(batch), [weak = self, gen, ex = executor](ExportResult result) {
+      boost::asio::post(ex, [weak, gen, result] {
+        if (auto core = weak.lock()) core->complete(gen, result.ok, false, result.lost);
       });
     });
   }
 
-  void complete(std::uint64_t gen, bool ok, bool timed_out) {
+  // `lost`: items of a delivered batch that the exporter could not send (export_failed).
+  void complete(std::uint64_t gen, bool ok, bool timed_out, std::size_t lost = 0) {
     if (!in_flight || gen != generation) return;  // a late completion after a timeout
     in_flight = false;
     if (!timed_out) export_timer->cancel();
     const double seconds = std::chrono::duration<double>(time.now() - export_started).count();
     metrics.export_duration.Observe(seconds);
+    lost = ok ? std::min(lost, in_flight_items) : 0;
     {
       std::lock_guard lock(mutex);
       if (ok) {
-        counts.exported += in_flight_items;
+        counts.exported += in_flight_items - lost;
+        counts.dropped_export_failed += lost;
       } else if (timed_out) {
         counts.dropped_export_timeout += in_flight_items;
       } else {
         counts.dropped_export_failed += in_flight_items;
       }
     }
-    if (ok) metrics.exported.Increment(static_cast<double>(in_flight_items));
+    if (ok) metrics.exported.Increment(static_cast<double>(in_flight_items - lost));
     in_flight_items = 0;
     finish_flushes();
     maybe_export();

@@ -187,6 +187,14 @@ TEST_F(TelemetryChannelTest, ABatchLargerThanAFrameGoesInParts) {
   time_.advance(seconds(1));
   ASSERT_TRUE(run_until([&] { return spans_->stats().dropped_export_failed == 1; }));
   EXPECT_EQ(metric(enclave_, "porthole_telemetry_channel_errors_total", {{"reason", "oversized"}}), 1);
+  // A giant among ordinary spans: it alone is dropped (export_failed), the others are delivered
+  // and counted exported — not the whole batch either way.
+  for (int i = 0; i < 10; ++i) spans_->submit(span(1000 + i, i == 5 ? 100 * 1024 : 100));
+  time_.advance(seconds(1));
+  ASSERT_TRUE(run_until([&] { return spans_->stats().exported == 209; }));
+  EXPECT_EQ(spans_->stats().dropped_export_failed, 2u);
+  EXPECT_EQ(sink_.spans.size(), 209u);
+  EXPECT_EQ(metric(enclave_, "porthole_telemetry_channel_errors_total", {{"reason", "oversized"}}), 2);
 }
 
 TEST_F(TelemetryChannelTest, WithTheSidecarDownExportsFailAndAreCounted) {

@@ -79,6 +79,23 @@ class BatchProcessorTest : public ::testing::Test {
   std::unique_ptr<SpanBatchProcessor> processor;
 };
 
+// An exporter that delivers a batch but had to drop some of its items (the telemetry channel drops
+// an item too large for a frame) reports them: they count export_failed, the rest exported.
+TEST_F(BatchProcessorTest, ItemsAnExporterLostCountAsFailedTheRestAsExported) {
+  make(small());
+  for (int i = 0; i < 4; ++i) submit("s" + std::to_string(i));
+  drain();
+  ASSERT_EQ(exporter.pending.size(), 1u);
+  auto done = std::move(exporter.pending.front());
+  exporter.pending.clear();
+  done(ExportResult{true, 1});
+  drain();
+  EXPECT_EQ(processor->stats().exported, 3u);
+  EXPECT_EQ(processor->stats().dropped_export_failed, 1u);
+  EXPECT_EQ(metric("porthole_telemetry_spans_exported_total"), 3);
+  EXPECT_EQ(metric("porthole_telemetry_spans_dropped_total", "export_failed"), 1);
+}
+
 TEST_F(BatchProcessorTest, ExportsWhenABatchIsFull) {
   make(small());
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(submit("s" + std::to_string(i)));

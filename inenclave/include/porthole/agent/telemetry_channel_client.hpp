@@ -57,7 +57,8 @@ class TelemetryChannelClient {
   struct Export {
     std::size_t waiting = 0;
     bool ok = true;
-    std::function<void(bool)> done;
+    std::size_t lost = 0;  // items dropped before sending (too large for a frame)
+    std::function<void(telemetry::ExportResult)> done;
   };
 
   // One frame of an export: the batch payload (header, then the OTLP request) and what it holds.
@@ -69,7 +70,7 @@ class TelemetryChannelClient {
   };
 
   template <class Item>
-  void export_items(std::vector<Item>&& items, std::function<void(bool)> done);
+  void export_items(std::vector<Item>&& items, std::function<void(telemetry::ExportResult)> done);
   // Encodes `items` into one or more parts that each fit a frame; returns how many items were
   // dropped because one alone does not fit.
   template <class Item>

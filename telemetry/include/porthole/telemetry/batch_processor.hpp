@@ -71,10 +71,20 @@ std::string validate(const BatchConfig& config);
 
 // The exporter behind a batch processor (the 7001 channel writer in the agent, the OTLP/HTTP
 // exporter in the sidecar).
+// What an export achieved: `ok` says the batch was delivered, except for `lost` of its items that
+// the exporter itself could not send and has counted and logged (the telemetry channel drops an
+// item that alone exceeds its frame limit). Implicit from bool: done(true), done(false).
+struct ExportResult {
+  ExportResult(bool delivered) : ok(delivered) {}  // NOLINT(google-explicit-constructor)
+  ExportResult(bool delivered, std::size_t lost_items) : ok(delivered), lost(lost_items) {}
+  bool ok;
+  std::size_t lost = 0;
+};
+
 template <class Item>
 class BatchExporter {
  public:
-  using Done = std::function<void(bool success)>;
+  using Done = std::function<void(ExportResult)>;
   virtual ~BatchExporter() = default;
   // Called on the processor's executor, never with an empty batch, at most one at a time. Call
   // `done` exactly once, from any thread, possibly before returning.
