@@ -6,14 +6,13 @@ namespace porthole::loadtest {
 
 ConnectionLoop::ConnectionLoop(TimeSource& time, Exchange& exchange, RunRecorder& recorder, ConnectionPlan plan,
                                std::function<const PreparedRequest&(std::uint64_t)> pick,
-                               std::function<void()> finished, Defer defer)
+                               std::function<void()> finished)
     : time_(time),
       exchange_(exchange),
       recorder_(recorder),
       plan_(std::move(plan)),
       pick_(std::move(pick)),
       finished_(std::move(finished)),
-      defer_(std::move(defer)),
       timer_(time.make_timer()) {}
 
 void ConnectionLoop::start() { schedule_next(); }
@@ -55,7 +54,6 @@ void ConnectionLoop::send(MonoTime intended) {
       timer_->arm(plan_.error_pause, [this] { schedule_next(); });
       return;
     }
-    if (defer_) return defer_([this] { schedule_next(); });
     schedule_next();
   });
 }

@@ -29,17 +29,10 @@ struct ConnectionPlan {
 
 class ConnectionLoop {
  public:
-  // Runs a function after the completions that are already queued (asio::post): a request that
-  // follows a response goes out once every response that arrived with it has been read, so the
-  // server gets the next requests together, as from wrk, instead of waking for each one.
-  using Defer = std::function<void(std::function<void()>)>;
-
   // `pick` chooses the request for index i (weighted scenario); `finished` runs once when the
-  // loop has nothing more to send and nothing in flight; without `defer` the next request goes
-  // out from the completion itself.
+  // loop has nothing more to send and nothing in flight.
   ConnectionLoop(TimeSource& time, Exchange& exchange, RunRecorder& recorder, ConnectionPlan plan,
-                 std::function<const PreparedRequest&(std::uint64_t)> pick, std::function<void()> finished,
-                 Defer defer = nullptr);
+                 std::function<const PreparedRequest&(std::uint64_t)> pick, std::function<void()> finished);
 
   void start();
   // The drain deadline passed (or the run was interrupted): cancel what is in flight and count
@@ -62,7 +55,6 @@ class ConnectionLoop {
   ConnectionPlan plan_;
   std::function<const PreparedRequest&(std::uint64_t)> pick_;
   std::function<void()> finished_;
-  Defer defer_;
   std::unique_ptr<Timer> timer_;
   std::uint64_t index_ = 0;  // of the next request to send
   bool in_flight_ = false;

@@ -7,7 +7,6 @@
 #include <thread>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "connection_loop.hpp"
@@ -58,7 +57,7 @@ class LoadWorker {
       conn->loop = std::make_unique<ConnectionLoop>(
           time_, conn->exchange, recorder_, plan,
           [this, raw](std::uint64_t) -> const PreparedRequest& { return requests_[raw->picker.next()]; },
-          [this] { ++finished_; }, [this](std::function<void()> f) { asio::post(io_, std::move(f)); });
+          [this] { ++finished_; });
       connections_.push_back(std::move(conn));
     }
   }

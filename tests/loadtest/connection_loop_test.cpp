@@ -275,31 +275,6 @@ TEST(ConnectionLoop, PassesEachRequestItsNumberAndDumpsAtMostTheLimit) {
   EXPECT_EQ(h.stats.requests[3].sent_ns, 300000000);
 }
 
-TEST(ConnectionLoop, TheNextRequestWaitsForTheDeferredCallWhenThereIsOne) {
-  Harness h(1);
-  std::vector<std::function<void()>> deferred;
-  ConnectionPlan plan{h.start, h.start + 1s, {}, 3, 10ms};
-  ConnectionLoop loop(h.time, *h.exchanges[0], h.recorder, plan,
-                      [&h](std::uint64_t) -> const PreparedRequest& { return h.request; }, [&h] { ++h.finished; },
-                      [&deferred](std::function<void()> f) { deferred.push_back(std::move(f)); });
-  loop.start();  // closed loop: the first request goes out at once
-  h.time.advance(1ms);
-  EXPECT_EQ(h.stats.completed, 1u);
-  EXPECT_EQ(h.exchanges[0]->started, 1);  // the second waits for the deferred call
-  ASSERT_EQ(deferred.size(), 1u);
-  auto next = std::move(deferred.back());
-  deferred.clear();
-  next();
-  EXPECT_EQ(h.exchanges[0]->started, 2);
-  h.time.advance(1ms);
-  std::move(deferred.back())();
-  h.time.advance(1ms);
-  ASSERT_EQ(deferred.size(), 2u);
-  std::move(deferred.back())();  // after its share: finished
-  EXPECT_EQ(h.finished, 1);
-  EXPECT_EQ(h.stats.completed, 3u);
-}
-
 TEST(ConnectionLoop, TimelineBucketsByCompletionTime) {
   Harness h(1);
   ConnectionPlan plan{h.start, h.start + 3s, {}, UINT64_MAX, 10ms};
