@@ -221,7 +221,7 @@ telemetry:
   # Spans and logs from the workload, filtered by the policy, batched and sent to the sidecar
   # on boundary.telemetry_port (docs/telemetry.md). false: no receiver, no channel.
   enabled: true
-  # The OTLP/HTTP receiver (POST /v1/traces and /v1/logs, protobuf or JSON, gzip allowed);
+  # The OTLP/HTTP receiver (POST /v1/traces, /v1/logs and /v1/metrics, protobuf or JSON, gzip allowed);
   # "" = none (other sources, such as the workload supervisor's log capture, still ship).
   otlp_listen: 127.0.0.1:4318
   # Larger request bodies get 413, before and after gzip decompression.
@@ -229,6 +229,16 @@ telemetry:
   max_connections: 64
   # A request must arrive within this time; an idle keep-alive connection is closed after it.
   request_timeout: 30s
+  # The workload's OTLP metrics (POST /v1/metrics), served with the agent's own metrics at the
+  # sidecar's /metrics (docs/telemetry-metrics.md). false: /v1/metrics answers 404.
+  metrics:
+    enabled: true
+    # A series not updated for this long is removed.
+    staleness: 5m
+    # Series held at most, and about this much metrics text (it has to fit in one control frame
+    # with the agent's own metrics); points of new series beyond either are refused.
+    max_series: 10000
+    max_bytes: 1MiB
   channel:
     # The largest batch frame; a bigger batch is sent in parts.
     max_frame_bytes: 4MiB

@@ -12,6 +12,7 @@
 #include "porthole/agent/egress_proxy.hpp"
 #include "porthole/agent/ingress_acceptor.hpp"
 #include "porthole/agent/otlp_ingest.hpp"
+#include "porthole/agent/otlp_metrics_store.hpp"
 #include "porthole/agent/otlp_receiver.hpp"
 #include "porthole/agent/telemetry_channel_client.hpp"
 #include "porthole/agent/agent_log_forwarder.hpp"
@@ -70,6 +71,9 @@ int run(const porthole::agent::AgentConfig& config) {
   std::optional<agent::TelemetryChannelClient> telemetry_channel;
   std::optional<telemetry::SpanBatchProcessor> span_processor;
   std::optional<telemetry::LogBatchProcessor> log_processor;
+  // The workload's OTLP metrics (docs/telemetry-metrics.md): filled on the receiver's thread, read
+  // by render_metrics on this one (the store locks).
+  std::optional<agent::OtlpMetricsStore> otlp_metrics;
   std::optional<agent::OtlpIngest> otlp_ingest;
   // The receiver decodes and filters on a thread of its own (common/io_thread.hpp says why);
   // everything it touches across threads is thread-safe (the processors' submit, counters, logs).
@@ -84,8 +88,11 @@ int run(const porthole::agent::AgentConfig& config) {
     span_processor.emplace(io.get_executor(), time, telemetry_channel->span_exporter(), registry, config.telemetry.spans);
     log_processor.emplace(io.get_executor(), time, telemetry_channel->log_exporter(), registry, config.telemetry.logs);
     if (!config.telemetry.receiver.listen.empty()) {
+      if (config.telemetry.metrics.enabled) {
+        otlp_metrics.emplace(config.telemetry.metrics, config.telemetry.policy, registry, time);
+      }
       otlp_ingest.emplace(config.telemetry.policy, *span_processor, *log_processor, registry,
-                          config.telemetry.receiver.max_request_bytes, time);
+                          config.telemetry.receiver.max_request_bytes, time, otlp_metrics ? &*otlp_metrics : nullptr);
       otlp_receiver.emplace(receiver_thread.executor(), config.telemetry.receiver, *otlp_ingest);
     }
   }
@@ -119,6 +126,7 @@ int run(const porthole::agent::AgentConfig& config) {
     auto families = registry.Collect();
     for (auto& f : process_metrics.Collect()) families.push_back(std::move(f));
     workload_scraper.append_to(families);
+    if (otlp_metrics) otlp_metrics->append_to(families);
     return prometheus::TextSerializer().Serialize(families);
   };
   agent::ControlClient control(io.get_executor(), time, config, control_metrics, registry, render_metrics,

@@ -7,6 +7,7 @@
 #include <prometheus/counter.h>
 #include <prometheus/registry.h>
 
+#include "porthole/agent/otlp_metrics_store.hpp"
 #include "porthole/common/logging.hpp"
 #include "porthole/telemetry/gzip.hpp"
 #include "porthole/telemetry/otlp_json.hpp"
@@ -63,10 +64,11 @@ int rpc_code(unsigned http_status) {
 
 OtlpIngest::OtlpIngest(const telemetry::TelemetryPolicy& policy, telemetry::SpanProcessor& spans,
                        telemetry::LogProcessor& logs, prometheus::Registry& registry, std::size_t max_request_bytes,
-                       TimeSource& time)
+                       TimeSource& time, OtlpMetricsStore* metrics)
     : policy_(policy),
       spans_(spans),
       logs_(logs),
+      metrics_(metrics),
       policy_metrics_(registry, "enclave"),
       max_request_bytes_(max_request_bytes),
       time_(time),
@@ -77,18 +79,29 @@ OtlpIngest::OtlpIngest(const telemetry::TelemetryPolicy& policy, telemetry::Span
                     .Labels({{"side", "enclave"}})
                     .Register(registry)) {
   limits_.max_bytes = max_request_bytes;
-  for (const char* signal : {"traces", "logs"}) {
+  for (const char* signal : {"traces", "logs", "metrics"}) {
+    if (signal == std::string_view("metrics") && metrics_ == nullptr) continue;
     for (const char* code : {"200", "400", "413", "415"}) requests_.Add({{"signal", signal}, {"code", code}});
   }
 }
 
+OtlpIngest::Signal OtlpIngest::signal_of(std::string_view target) const {
+  const auto path = target.substr(0, target.find('?'));
+  if (path == "/v1/traces") return Signal::Traces;
+  if (path == "/v1/logs") return Signal::Logs;
+  if (path == "/v1/metrics" && metrics_ != nullptr) return Signal::Metrics;
+  return Signal::Other;
+}
+
 OtlpHttpResponse OtlpIngest::handle(OtlpHttpRequest&& request) {
-  std::string_view path = request.target;
-  path = path.substr(0, path.find('?'));
-  const Signal signal = path == "/v1/traces" ? Signal::Traces : path == "/v1/logs" ? Signal::Logs : Signal::Other;
+  const Signal signal = signal_of(request.target);
   const auto type = media_type(request.content_type);
   const bool json = type == kJson;
-  if (signal == Signal::Other) return error(signal, json, 404, "not found; OTLP/HTTP is served on /v1/traces and /v1/logs");
+  if (signal == Signal::Other) {
+    return error(signal, json, 404,
+                 metrics_ ? "not found; OTLP/HTTP is served on /v1/traces, /v1/logs and /v1/metrics"
+                          : "not found; OTLP/HTTP is served on /v1/traces and /v1/logs (telemetry.metrics.enabled is false)");
+  }
   if (request.method != "POST") {
     auto r = error(signal, json, 405, "only POST is served");
     r.allow_post_header = true;
@@ -111,6 +124,7 @@ OtlpHttpResponse OtlpIngest::handle(OtlpHttpRequest&& request) {
     return error(signal, json, 415, "unsupported Content-Encoding '" + request.content_encoding + "'; use gzip or none");
   }
 
+  if (signal == Signal::Metrics) return handle_metrics(request.body, json);
   std::string decode_error;
   std::uint64_t offered = 0, rejected = 0;
   if (signal == Signal::Traces) {
@@ -151,10 +165,26 @@ OtlpHttpResponse OtlpIngest::handle(OtlpHttpRequest&& request) {
   return finish(signal, std::move(r));
 }
 
+// Metrics are not queued: the store keeps the latest value of each series, so the answer says
+// at once which points it refused (caps, invalid points) in partial_success.
+OtlpHttpResponse OtlpIngest::handle_metrics(std::string_view body, bool json) {
+  telemetry::MetricsBatch batch;
+  std::string decode_error;
+  const bool ok = json ? telemetry::decode_metrics_request_json(body, batch, decode_error, limits_)
+                       : telemetry::decode_metrics_request(body, batch, decode_error, limits_);
+  if (!ok) return error(Signal::Metrics, json, 400, "malformed ExportMetricsServiceRequest: " + decode_error);
+  const auto outcome = metrics_->ingest(batch);
+  telemetry::OtlpPartialSuccess partial;
+  partial.rejected = static_cast<std::int64_t>(outcome.rejected);
+  partial.error_message = outcome.message;
+  OtlpHttpResponse r;
+  r.content_type = json ? std::string(kJson) : std::string(kProtobuf);
+  r.body = json ? telemetry::encode_metrics_response_json(partial) : telemetry::encode_metrics_response(partial);
+  return finish(Signal::Metrics, std::move(r));
+}
+
 OtlpHttpResponse OtlpIngest::too_large(std::string_view target, std::string_view content_type) {
-  const auto path = target.substr(0, target.find('?'));
-  const Signal signal = path == "/v1/traces" ? Signal::Traces : path == "/v1/logs" ? Signal::Logs : Signal::Other;
-  return error(signal, media_type(content_type) == kJson, 413,
+  return error(signal_of(target), media_type(content_type) == kJson, 413,
                "request body larger than " + std::to_string(max_request_bytes_) + " bytes (telemetry.max_request_bytes)");
 }
 
@@ -168,7 +198,10 @@ OtlpHttpResponse OtlpIngest::error(Signal signal, bool json, unsigned status, co
 }
 
 OtlpHttpResponse OtlpIngest::finish(Signal signal, OtlpHttpResponse response) {
-  const char* name = signal == Signal::Traces ? "traces" : signal == Signal::Logs ? "logs" : "other";
+  const char* name = signal == Signal::Traces    ? "traces"
+                     : signal == Signal::Logs    ? "logs"
+                     : signal == Signal::Metrics ? "metrics"
+                                                 : "other";
   requests_.Add({{"signal", name}, {"code", std::to_string(response.status)}}).Increment();
   return response;
 }

@@ -18,8 +18,8 @@ bool same(const telemetry::BatchConfig& a, const telemetry::BatchConfig& b) {
 }  // namespace
 
 bool AgentTelemetryConfig::operator==(const AgentTelemetryConfig& o) const {
-  return enabled == o.enabled && receiver == o.receiver && channel == o.channel && same(spans, o.spans) &&
-         same(logs, o.logs) && policy == o.policy;
+  return enabled == o.enabled && receiver == o.receiver && metrics == o.metrics && channel == o.channel &&
+         same(spans, o.spans) && same(logs, o.logs) && policy == o.policy;
 }
 
 telemetry::BatchConfig read_batch_config(ConfigNode node) {
@@ -54,6 +54,15 @@ AgentTelemetryConfig read_agent_telemetry_config(ConfigNode node) {
   c.receiver.max_request_bytes = node.bytes("max_request_bytes", c.receiver.max_request_bytes, 1024, 64ull << 20);
   c.receiver.max_connections = node.integer("max_connections", c.receiver.max_connections, 1, 100000);
   c.receiver.request_timeout = node.duration("request_timeout", c.receiver.request_timeout, milliseconds(100), hours(1));
+  {
+    auto m = node.map("metrics");
+    c.metrics.enabled = m.boolean("enabled", c.metrics.enabled);
+    c.metrics.staleness = m.duration("staleness", c.metrics.staleness, std::chrono::seconds(1), hours(24 * 7));
+    c.metrics.max_series = static_cast<std::uint64_t>(
+        m.integer("max_series", static_cast<std::int64_t>(c.metrics.max_series), 1, 1000000));
+    c.metrics.max_bytes = m.bytes("max_bytes", c.metrics.max_bytes, 4u << 10, 64ull << 20);
+    m.reject_unknown_keys();
+  }
   {
     auto ch = node.map("channel");
     c.channel.max_frame_bytes = ch.bytes("max_frame_bytes", c.channel.max_frame_bytes, 64u << 10, 64ull << 20);

@@ -1,7 +1,8 @@
 // What the agent's OTLP/HTTP receiver does with one request, apart from HTTP transport: pick the
 // signal by path, check method, media type and content encoding, decompress and decode (with
 // limits: the workload is trusted, but its bugs must not take the agent down), apply the
-// telemetry policy, split into items and submit them to the batch processors. The answer is
+// telemetry policy, split into items and submit them to the batch processors (metrics: hand them
+// to the OtlpMetricsStore, docs/telemetry-metrics.md). The answer is
 // the OTLP/HTTP one: 200 with an Export*ServiceResponse in the request's encoding (with
 // partial_success when the processors' queues refused items), 400 with a google.rpc.Status
 // for malformed input, 404, 405, 413 and 415.
@@ -30,6 +31,8 @@ class Family;
 
 namespace porthole::agent {
 
+class OtlpMetricsStore;
+
 struct OtlpHttpRequest {
   std::string method;            // "POST"
   std::string target;            // "/v1/traces"
@@ -49,14 +52,16 @@ class OtlpIngest {
  public:
   OtlpIngest(const telemetry::TelemetryPolicy& policy, telemetry::SpanProcessor& spans,
              telemetry::LogProcessor& logs, prometheus::Registry& registry, std::size_t max_request_bytes,
-             TimeSource& time);
+             TimeSource& time, OtlpMetricsStore* metrics = nullptr);  // null: /v1/metrics is 404
 
   OtlpHttpResponse handle(OtlpHttpRequest&& request);
   // For requests the HTTP layer refused before a body was read (body too large: 413).
   OtlpHttpResponse too_large(std::string_view target, std::string_view content_type);
 
  private:
-  enum class Signal { Traces, Logs, Other };
+  enum class Signal { Traces, Logs, Metrics, Other };
+  Signal signal_of(std::string_view target) const;
+  OtlpHttpResponse handle_metrics(std::string_view body, bool json);
   OtlpHttpResponse finish(Signal signal, OtlpHttpResponse response);
   OtlpHttpResponse error(Signal signal, bool json, unsigned status, const std::string& message);
   void warn(const std::string& what);
@@ -64,6 +69,7 @@ class OtlpIngest {
   const telemetry::TelemetryPolicy& policy_;
   telemetry::SpanProcessor& spans_;
   telemetry::LogProcessor& logs_;
+  OtlpMetricsStore* metrics_;
   telemetry::PolicyMetrics policy_metrics_;
   std::size_t max_request_bytes_;
   telemetry::OtlpDecodeLimits limits_;

@@ -1,4 +1,4 @@
-// The agent's `telemetry:` section: the OTLP/HTTP receiver the workload sends spans and logs to,
+// The agent's `telemetry:` section: the OTLP/HTTP receiver the workload sends spans, logs and metrics to,
 // the telemetry policy applied to them, the batch processors, and the channel to the sidecar.
 #pragma once
 
@@ -26,9 +26,20 @@ struct TelemetryChannelConfig {
   bool operator==(const TelemetryChannelConfig&) const = default;
 };
 
+// The workload's OTLP metrics (POST /v1/metrics), kept by OtlpMetricsStore and served with the
+// agent's metrics (docs/telemetry-metrics.md).
+struct OtlpMetricsConfig {
+  bool enabled = true;
+  Duration staleness = std::chrono::minutes(5);  // a series not updated for this long is removed
+  std::uint64_t max_series = 10000;              // series kept at most, over all families
+  std::uint64_t max_bytes = 1u << 20;            // about this much text at most (a control frame holds all)
+  bool operator==(const OtlpMetricsConfig&) const = default;
+};
+
 struct AgentTelemetryConfig {
   bool enabled = true;
   OtlpReceiverConfig receiver;
+  OtlpMetricsConfig metrics;
   TelemetryChannelConfig channel;
   telemetry::BatchConfig spans;
   telemetry::BatchConfig logs;
