@@ -16,9 +16,11 @@ Checks, all polled with deadlines:
   * the collector answers 503 until the exporter's max_elapsed runs out: the spans are counted
     retry_expired, and the sidecar keeps serving (its admin port answers throughout, and spans
     flow again once the collector does);
-  * the sidecar does not take the channel and the agent (restarted with a 16-span queue) gets
-    a burst of 300 spans: its queue depth never exceeds the bound, every span is counted as
-    dropped (queue_full or export_failed), and after the sidecar is back new spans flow again.
+  * a parent that takes the telemetry channel, says hello and never acks (a hung sidecar) while
+    the agent (restarted with a 16-span queue) gets a burst of 300 spans: the queue fills to its
+    bound and no further, exports time out, and every span is counted (queue_full,
+    export_timeout); then with no parent at all exports fail at once (export_failed,
+    not_connected); after the sidecar is back new spans flow again.
 The collector's 503/400 answers are scripted for traces only: the agent's own log records,
 exported to /v1/logs at any moment, cannot consume them.
 Needs `npm ci --prefix tests/integration/otel` (scripts/setup does it).
@@ -30,6 +32,8 @@ import base64
 import json
 import os
 import shutil
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -46,6 +50,72 @@ ALLOWED = ("http.request.method", "http.route", "http.response.status_code")
 FORBIDDEN = ("url.full", "http.request.header.authorization", "db.query.text")
 MAX_ELAPSED_S = 3        # the sidecar exporter's retry budget per request
 SMALL_QUEUE = 16         # the agent's span queue in the overload phase
+EXPORT_TIMEOUT_S = 3     # the agent's export timeout in the overload phase
+
+
+class HungParent:
+    """Takes the telemetry channel (vsock 7001) in the sidecar's place: says hello (telemetry
+    channel v1), reads every batch and never acks, like a parent that hangs."""
+
+    HELLO = struct.pack(">IBH", 2, 1, 1)  # frame: u32 length 2, u8 type 1 (Hello), u16 version 1
+
+    def __init__(self, path: str):
+        self.path = path
+        if os.path.exists(path):
+            os.unlink(path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(8)
+        self.lock = threading.Lock()
+        self.conns, self.read = [], 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            c.sendall(self.HELLO)
+            with self.lock:
+                self.conns.append(c)
+            threading.Thread(target=self._drain, args=(c,), daemon=True).start()
+
+    def _drain(self, c):
+        while True:
+            try:
+                data = c.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            with self.lock:
+                self.read += len(data)
+
+    def connections(self) -> int:
+        with self.lock:
+            return len(self.conns)
+
+    def bytes_read(self) -> int:
+        with self.lock:
+            return self.read
+
+    def close(self):
+        # shutdown() stops the listening socket even while _accept() blocks in accept() (a plain
+        # close() from another thread would leave it listening); no file, no parent.
+        for step in (lambda: self.sock.shutdown(socket.SHUT_RDWR), self.sock.close, lambda: os.unlink(self.path)):
+            try:
+                step()
+            except OSError:
+                pass
+        with self.lock:
+            conns, self.conns = self.conns, []
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            c.close()
 
 
 class Collector:
@@ -207,26 +277,29 @@ class TelemetryTest(unittest.TestCase):
         self.produce("proto", 1)
         self.wait_spans(before + 3, "spans once the collector accepts again")
 
-        # --- the sidecar does not take the channel; the agent, restarted with a small queue, gets a
-        # burst far beyond it: the queue stays bounded and every span is counted ------------------
-        # (A sidecar restarted with telemetry off: nothing listens on 7001, yet the control channel
-        # relays the agent's metrics. A plain restart would race the agent's next export.)
+        # --- a hung parent: the channel is taken, hello said, nothing acked. The agent, restarted
+        # with a small queue, gets a burst far beyond it: the queue fills to its bound and stays
+        # there while an export waits for its ack; every span is counted ------------------------
+        # (The sidecar runs with telemetry off, so the fake parent owns the 7001 socket while the
+        # control channel still relays the agent's metrics.)
         telemetry_on = stack._sidecar_extra
         stack.stop_sidecar()
         stack._sidecar_extra = harness.deep_merge(telemetry_on, {"telemetry": {"enabled": False}})
         stack.start_sidecar()
         stack.wait_ready()
+        hung = HungParent(os.path.join(stack.enclave.uds_dir, "3_7001.sock"))
+        self.addCleanup(hung.close)
         started = poll(lambda: self.parent_metric("process_start_time_seconds", side="enclave"), 20,
                        "the agent's metrics through the restarted sidecar")
         stack.stop_agent()
-        # Batches of 12 out of a queue of 16: after each burst 4 spans wait for scheduled_delay, so
-        # the sampled gauge shows a live, non-empty queue, not only the empty one between bursts.
         stack._agent_extra = harness.deep_merge(stack._agent_extra, {"telemetry": {"batch": {"spans": {
-            "max_queue_size": SMALL_QUEUE, "max_export_batch_size": 12, "scheduled_delay": "1s"}}}})
+            "max_queue_size": SMALL_QUEUE, "max_export_batch_size": 12, "scheduled_delay": "1s",
+            "export_timeout": f"{EXPORT_TIMEOUT_S}s"}}}})
         stack.start_agent()
         stack.wait_ready()
         poll(lambda: self.parent_metric("process_start_time_seconds", side="enclave") != started, 20,
              "the restarted agent's metrics to be relayed")
+        poll(lambda: hung.connections() > 0, 20, "the agent to take the hung parent's channel")
         depths, sampling = [], threading.Event()
 
         def sample_queue_depth():
@@ -237,34 +310,47 @@ class TelemetryTest(unittest.TestCase):
         sampler.start()
         try:
             self.produce("proto", 100)   # 300 spans in requests of 64; the receiver still answers
-
-            def spans_dropped():
+            def all_counted():
                 text = stack.metrics()
                 received = metric_value(text, "porthole_telemetry_spans_received_total", side="enclave") or 0
                 dropped = sum(metric_value(text, "porthole_telemetry_spans_dropped_total", side="enclave",
                                            reason=r) or 0 for r in ("queue_full", "export_failed", "export_timeout"))
                 return received >= 300 and dropped == received and text
-            text = poll(spans_dropped, 30, "the agent to count all 300 spans as dropped while the channel is down")
+            text = poll(all_counted, 30, "the agent to count all 300 spans as dropped by the hung parent")
         finally:
             sampling.set()
             sampler.join()
+        # The burst filled the queue; one export of 12 then waited for an ack that never came, so what
+        # was left (at least 4 spans) stayed queued for EXPORT_TIMEOUT_S: many samples see it.
         self.assertLessEqual(max(depths), SMALL_QUEUE, "the agent's queue grew beyond max_queue_size")
         self.assertGreater(max(depths), 0, "the queue depth gauge was never seen above 0: is it live?")
         self.assertGreater(metric_value(text, "porthole_telemetry_spans_dropped_total", side="enclave",
                                         reason="queue_full"), 0, "a burst beyond the queue hit its bound")
         self.assertGreater(metric_value(text, "porthole_telemetry_spans_dropped_total", side="enclave",
-                                        reason="export_failed"), 0)
+                                        reason="export_timeout"), 0, "exports to a parent that never acks time out")
         self.assertEqual(metric_value(text, "porthole_telemetry_spans_exported_total", side="enclave"), 0)
-        self.assertGreater(metric_value(text, "porthole_telemetry_channel_errors_total", side="enclave",
-                                        reason="not_connected"), 0)
+        self.assertGreater(hung.bytes_read(), 0, "the hung parent was sent batches")
         self.assertIn("batch processor: dropped", stack.log("agent"), "the agent warns about its drops")
-        print(f"overload: {metric_value(text, 'porthole_telemetry_spans_received_total', side='enclave'):.0f} spans "
-              f"received with the channel down, queue depth at most {max(depths):.0f} (bound {SMALL_QUEUE}) over "
-              f"{len(depths)} samples, queue_full "
+        print(f"hung parent: {metric_value(text, 'porthole_telemetry_spans_received_total', side='enclave'):.0f} spans "
+              f"received, queue depth at most {max(depths):.0f} (bound {SMALL_QUEUE}) over {len(depths)} samples, "
+              f"queue_full "
               f"{metric_value(text, 'porthole_telemetry_spans_dropped_total', side='enclave', reason='queue_full'):.0f}, "
-              f"export_failed "
-              f"{metric_value(text, 'porthole_telemetry_spans_dropped_total', side='enclave', reason='export_failed'):.0f}",
+              f"export_timeout "
+              f"{metric_value(text, 'porthole_telemetry_spans_dropped_total', side='enclave', reason='export_timeout'):.0f}",
               file=sys.stderr)
+
+        # --- no parent at all: exports fail at once and are counted -----------------------------
+        hung.close()
+        failed_before = self.parent_metric("porthole_telemetry_spans_dropped_total", side="enclave",
+                                           reason="export_failed")
+        poll(lambda: self.parent_metric("porthole_telemetry_channel_connected", side="enclave") == 0, 20,
+             "the agent to notice the parent is gone")
+        self.produce("proto", 2)
+        poll(lambda: self.parent_metric("porthole_telemetry_spans_dropped_total", side="enclave",
+                                        reason="export_failed") >= failed_before + 6,
+             20, "6 spans dropped (export_failed) while no parent takes the channel")
+        self.assertGreater(self.parent_metric("porthole_telemetry_channel_errors_total", side="enclave",
+                                              reason="not_connected"), 0)
         stack.stop_sidecar()
         stack._sidecar_extra = telemetry_on
         stack.start_sidecar()
