@@ -106,6 +106,19 @@ AgentConfig read_agent_config(const YAML::Node& yaml, const std::string& source)
   c.logging = read_logging_config(root.map("logging"));
   c.drain_timeout = read_shutdown_config(root.map("shutdown"));
   root.reject_unknown_keys();
+  // Every snapshot of the enclave's metrics (the agent's own, the scraped workload's and the
+  // workload's OTLP metrics) goes to the sidecar in one control frame; one that does not fit is
+  // not sent at all, and the enclave's metrics would go stale as a whole.
+  constexpr std::uint64_t kAgentOwnMetrics = 256 << 10;
+  const std::uint64_t otlp = c.telemetry.enabled && c.telemetry.metrics.enabled ? c.telemetry.metrics.max_bytes : 0;
+  const std::uint64_t scraped = c.workload_metrics.targets.empty() ? 0 : c.workload_metrics.max_bytes;
+  if (otlp + scraped + kAgentOwnMetrics > c.control.max_frame_bytes) {
+    root.map("control").fail("max_frame_bytes",
+                             std::to_string(c.control.max_frame_bytes) + " bytes cannot carry a metrics snapshot: " +
+                                 "telemetry.metrics.max_bytes (" + std::to_string(otlp) + ") + workload_metrics.max_bytes (" +
+                                 std::to_string(scraped) + ") + 256KiB for the agent's own metrics must fit in it; " +
+                                 "raise control.max_frame_bytes (on both sides) or lower those");
+  }
   return c;
 }
 

@@ -37,5 +37,20 @@ TEST(AgentConfig, GarbageGetsMessagesThatSayWhatToFix) {
   EXPECT_THAT(error_of("admin: {}"), HasSubstr("unknown key admin"));
 }
 
+// The enclave's metrics snapshot travels in one control frame: limits that cannot fit in it are a
+// configuration error, not a snapshot that silently goes missing at run time.
+TEST(AgentConfig, MetricsLimitsMustFitInAControlFrame) {
+  EXPECT_THAT(error_of("control: {max_frame_bytes: 1MiB}"),
+              HasSubstr("control.max_frame_bytes: 1048576 bytes cannot carry a metrics snapshot: "
+                        "telemetry.metrics.max_bytes (1048576) + workload_metrics.max_bytes (0)"));
+  // Without OTLP metrics and scrape targets, the agent's own metrics need only their headroom.
+  EXPECT_NO_THROW(parse("control: {max_frame_bytes: 1MiB}\ntelemetry: {metrics: {enabled: false}}"));
+  EXPECT_THAT(error_of("telemetry: {metrics: {max_bytes: 2MiB}}\n"
+                       "workload_metrics: {max_bytes: 2MiB, targets: [{name: w, url: 'http://127.0.0.1:1/metrics'}]}"),
+              HasSubstr("telemetry.metrics.max_bytes (2097152) + workload_metrics.max_bytes (2097152)"));
+  EXPECT_NO_THROW(parse("control: {max_frame_bytes: 8MiB}\ntelemetry: {metrics: {max_bytes: 2MiB}}\n"
+                        "workload_metrics: {max_bytes: 2MiB, targets: [{name: w, url: 'http://127.0.0.1:1/metrics'}]}"));
+}
+
 }  // namespace
 }  // namespace porthole::agent
