@@ -5,6 +5,7 @@ the host, and a tour of what to look at. Run scripts/demo, not this file (it bui
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -78,6 +79,110 @@ def start_upstream_chronyd(workdir):
     return proc, port
 
 
+def jsonl_records(path):
+    """(spans, log records) written by the sidecar so far, each with its resource attributes."""
+    spans, logs = [], []
+    try:
+        with open(path) as f:
+            lines = f.readlines()
+    except OSError:
+        return spans, logs
+    for line in lines:
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            continue  # a line still being written
+        for rs in doc.get("resourceSpans", []):
+            for ss in rs.get("scopeSpans", []):
+                spans += ss.get("spans", [])
+        for rl in doc.get("resourceLogs", []):
+            for sl in rl.get("scopeLogs", []):
+                logs += sl.get("logRecords", [])
+    return spans, logs
+
+
+def attributes(record):
+    out = {}
+    for kv in record.get("attributes", []):
+        value = kv.get("value", {})
+        out[kv["key"]] = next(iter(value.values()), None) if value else None
+    return out
+
+
+def show_telemetry(ingress, telemetry_jsonl, enclave):
+    """Server spans recorded in the enclave, a client's traceparent joined, the workload's logs."""
+    trace_id = os.urandom(16).hex()
+    parent = os.urandom(8).hex()
+    request = urllib.request.Request(ingress + "/payload?size=10&delay_ms=5",
+                                     headers={"traceparent": f"00-{trace_id}-{parent}-01"})
+    urllib.request.urlopen(request, timeout=10).read()
+    span = wait_for(lambda: next((s for s in jsonl_records(telemetry_jsonl)[0] if s.get("traceId") == trace_id), None),
+                    20, "the server span of a traced request")
+    a = attributes(span)
+    took = (int(span["endTimeUnixNano"]) - int(span["startTimeUnixNano"])) / 1e6
+    say(f"\n{BOLD}6. Telemetry out of the enclave{RESET}: the agent parses each request at ingress (inside the "
+        f"enclave) and\n   records a server span; batches leave over vsock 7001 and the sidecar writes them to "
+        f"{telemetry_jsonl}")
+    say(f"   a request sent with traceparent 00-{trace_id}-{parent}-01 became this span:")
+    say(f"     name {span['name']!r}, trace {span['traceId']}, parent {span.get('parentSpanId')} (the client's),")
+    say(f"     {a.get('http.request.method')} {a.get('http.route')} -> {a.get('http.response.status_code')}, "
+        f"{took:.1f} ms; the query string and the headers never left the enclave")
+    sdk = os.path.join(ROOT, "tests", "integration", "otel")
+    node = shutil.which("node")
+    if node and os.path.isdir(os.path.join(sdk, "node_modules")):
+        before = len(jsonl_records(telemetry_jsonl)[0])
+        r = enclave.run([node, os.path.join(sdk, "produce_spans.js"), "--url", "http://127.0.0.1:4318/v1/traces",
+                         "--protocol", "proto", "--traces", "5"], timeout=60)
+        if r.returncode == 0:
+            made = json.loads(r.stdout.strip().splitlines()[-1])["spans"]
+            wait_for(lambda: len(jsonl_records(telemetry_jsonl)[0]) >= before + len(made), 20, "the SDK's spans")
+            spans = jsonl_records(telemetry_jsonl)[0][before:]
+            secrets = sum("SECRET" in json.dumps(x) for x in spans)
+            say(f"   the OpenTelemetry JS SDK in the enclave exported {len(made)} spans to the agent's OTLP receiver "
+                f"(127.0.0.1:4318):\n     {len(spans)} arrived, with url.full, authorization headers and SQL text "
+                f"removed by the policy ({secrets} secrets leaked)")
+    logs = wait_for(lambda: jsonl_records(telemetry_jsonl)[1], 20, "log records")
+    sources = sorted({attributes(r).get("log.iostream") or "agent" for r in logs})
+    say(f"   {len(logs)} log records so far (the workload's stdout/stderr and the agent's own: {', '.join(sources)}); "
+        f"their\n   bodies stay in the enclave unless telemetry.policy.log_bodies is on")
+
+
+def show_metrics(admin):
+    _, text = get(admin + "/metrics")
+    interesting = ("porthole_enclave_up", "porthole_control_connected", "process_resident_memory_bytes",
+                   "process_open_fds", "porthole_ntp_synchronized", "porthole_ntp_clock_offset_seconds",
+                   "porthole_relay_connections_opened_total", "porthole_relay_errors_total",
+                   "porthole_http_requests_total", "porthole_telemetry_spans_exported_total",
+                   "porthole_telemetry_logs_exported_total", "porthole_workload_running", "porthole_workload_up",
+                   "demo_requests_total")
+    enclave_series = [line for line in text.splitlines() if 'side="enclave"' in line and not line.startswith("#")]
+    shown = [line for line in text.splitlines()
+             if line.split("{")[0] in interesting and not line.endswith(" 0")
+             and ('side="enclave"' in line or "porthole_enclave_" in line or "enclave=" in line)]
+    say(f"\n{BOLD}7. The enclave's metrics{RESET} (its own, the workload's scraped ones, RED metrics of the http1 "
+        f"route),\n   relayed through the control channel to {admin}/metrics")
+    for line in shown[:22]:
+        say("   " + line)
+    say(f"   {DIM}... {len(enclave_series)} series from inside the enclave in all{RESET}")
+
+
+def run_loadtest(ingress, admin, workdir):
+    """Five seconds of open-loop load through the sidecar into the enclave, with the breakdown."""
+    report = os.path.join(workdir, "loadtest.html")
+    say(f"\n{BOLD}8. porthole-loadtest{RESET}: 200 requests/s for 5 s through the sidecar into the enclave "
+        f"(latency from the intended\n   send time; the sidecar's /metrics says where the time went)")
+    r = subprocess.run([os.path.join(BIN, "porthole-loadtest"), "--url", ingress + "/echo", "--scenario", "echo",
+                        "--rate", "200", "--connections", "4", "--duration", "5s", "--warmup", "1s",
+                        "--scrape", admin + "/metrics", "--html", report,
+                        "--json", os.path.join(workdir, "loadtest.json")],
+                       capture_output=True, text=True, timeout=120)
+    for line in r.stdout.strip().splitlines():
+        say("   " + line)
+    if r.returncode != 0:
+        say(f"   (porthole-loadtest exited with {r.returncode}: {r.stderr.strip()[-300:]})")
+    return report
+
+
 def main():
     ap = argparse.ArgumentParser(description="Porthole demo in a simulated enclave")
     ap.add_argument("--duration", type=float, default=None,
@@ -99,6 +204,7 @@ def main():
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     web_port = int(web.stdout.readline().split("port ")[1].split()[0])
     ingress_listen = "127.0.0.1:8080" if port_free(8080) else "127.0.0.1:0"
+    telemetry_jsonl = os.path.join(workdir, "telemetry.jsonl")
     with open(os.path.join(workdir, "sidecar.yaml"), "w") as f:
         f.write(f"""# porthole-sidecar, on the "parent" (this host)
 boundary: {{transport: "uds:{uds}"}}
@@ -110,13 +216,25 @@ egress:
   # The demo's "internet" is this host's loopback, which the sidecar denies by default.
   allow: ["localhost:{web_port}", "127.0.0.1:{web_port}"]
   deny: []
+telemetry:
+  jsonl_path: {telemetry_jsonl}   # spans and log records from the enclave, one per line (OTLP/JSON)
 """)
     with open(os.path.join(workdir, "agent.yaml"), "w") as f:
         f.write(f"""# porthole-agent, inside the enclave (a network namespace with only lo)
 enclave: {{name: demo}}
 boundary: {{transport: "uds:{uds}"}}
 ingress:
-  routes: [{{listener: web, target: "127.0.0.1:8080"}}]   # the demo workload
+  # http1: the agent records a server span and RED metrics per request, inside the enclave
+  routes: [{{listener: web, target: "127.0.0.1:8080", protocol: http1, service_name: demo-workload,
+             http_routes: ["/health", "/echo", "/payload", "/egress", "/encrypt", "/metrics"]}}]
+workload:     # the agent supervises the demo workload; its stdout/stderr become log records
+  command: ["{os.path.join(BIN, "porthole-demo-workload")}", --listen, "127.0.0.1:8080", --proxy, "127.0.0.1:3128"]
+  service_name: demo-workload
+  restart: on-failure
+workload_metrics:   # scraped inside the enclave, served by the sidecar with an enclave label
+  targets: [{{name: demo, url: "http://127.0.0.1:8080/metrics", interval: 2s, timeout: 1s}}]
+telemetry:
+  batch: {{spans: {{scheduled_delay: 500ms}}, logs: {{scheduled_delay: 500ms}}}}   # default 5s
 egress:
   proxy_listen: 127.0.0.1:3128          # HTTPS_PROXY for the workload
   allow: ["localhost:{web_port}"]       # the enclave's own policy
@@ -148,27 +266,31 @@ ntp:
         admin = "http://" + wait_for(lambda: open(addr_file).read().strip(), 15, "the sidecar's admin port")
         enclave.spawn([os.path.join(BIN, "porthole-agent"), "--config", os.path.join(workdir, "agent.yaml")],
                       log_path=agent_log)
-        enclave.spawn([os.path.join(BIN, "porthole-demo-workload"), "--listen", "127.0.0.1:8080",
-                       "--proxy", "127.0.0.1:3128"], log_path=os.path.join(workdir, "workload.log"))
         say(f"\n{BOLD}2. Started{RESET} porthole-sidecar on the host (admin {admin}) and porthole-agent in the "
-            f"enclave;\n   their only link is the emulated vsock directory {uds}")
+            f"enclave,\n   which runs the demo workload as its supervised child; their only link is the emulated "
+            f"vsock directory\n   {uds}")
 
         port = int(admin.rsplit(":", 1)[1])
         reachable = simenclave.tcp_reachable_from(enclave, "127.0.0.1", port)
         say(f"\n{BOLD}3. Isolation{RESET}: from inside the enclave, the sidecar's TCP port 127.0.0.1:{port} is "
             f"{'REACHABLE (isolation broken!)' if reachable else 'unreachable, as in a real enclave'}")
 
-        wait_for(lambda: get(admin + "/readyz")[0] == 200, 20, "/readyz")
-        say(f"\n{BOLD}Time{RESET}: chronyd runs in the enclave against the agent's NTP relay (udp 127.0.0.1:123),\n"
-            f"   which goes over vsock to the sidecar and on to the upstream chronyd on 127.0.0.1:{ntp_port}.")
+        try:
+            wait_for(lambda: get(admin + "/readyz")[0] == 200, 20, "/readyz")
+        except SystemExit:
+            with open(agent_log) as f:
+                say("   the agent's log ends with:\n   " + "   ".join(f.readlines()[-5:]))
+            raise
         wait_for(lambda: 'porthole_chrony_up{enclave="demo",side="enclave"} 1' in get(admin + "/metrics")[1]
                  and 'porthole_ntp_synchronized{enclave="demo",side="enclave"} 1' in get(admin + "/metrics")[1],
                  30, "the enclave's clock to be synchronised")
-        say(f"\n{BOLD}4. GET {admin}/readyz{RESET}\n   {get(admin + '/readyz')[1].strip()}")
+        say(f"\n{BOLD}4. Time{RESET}: chronyd runs in the enclave against the agent's NTP relay (udp 127.0.0.1:123),\n"
+            f"   which goes over vsock to the sidecar and on to the upstream chronyd on 127.0.0.1:{ntp_port}: synchronised.")
+        say(f"   GET {admin}/readyz -> {get(admin + '/readyz')[1].strip()}")
 
         ingress = "http://" + json.loads(get(admin + "/listeners")[1])["ingress"]["web"]
         wait_for(lambda: get(ingress + "/health")[0] == 200, 20, "the workload through ingress")
-        say(f"\n{BOLD}6. Real traffic{RESET}: the demo workload runs in the enclave; clients reach it through the")
+        say(f"\n{BOLD}5. Real traffic{RESET}: the demo workload runs in the enclave; clients reach it through the")
         say(f"   sidecar's ingress listener {ingress} (one vsock stream per connection, PROXY v2 header first)")
         for path in ("/health", "/payload?size=100000", "/egress?target=localhost:%d&path=/" % web_port,
                      "/egress?target=example.com:443&path=/"):
@@ -180,37 +302,22 @@ ntp:
         for _ in range(200):
             get(ingress + "/echo")
 
-        _, text = get(admin + "/metrics")
-        interesting = ("porthole_enclave_up", "porthole_enclave_metrics_age_seconds", "porthole_build_info",
-                       "porthole_control_connected", "porthole_control_connects_total",
-                       "process_resident_memory_bytes", "process_open_fds",
-                       "porthole_ntp_synchronized", "porthole_ntp_clock_offset_seconds",
-                       "porthole_ntp_round_trip_seconds", "porthole_chrony_up",
-                       "porthole_chrony_system_time_offset_seconds", "porthole_ntp_upstream_up",
-                       "porthole_ntp_upstream_rtt_seconds", "porthole_relay_connections_opened_total",
-                       "porthole_relay_errors_total")
-        enclave_series = [line for line in text.splitlines() if 'side="enclave"' in line and not line.startswith("#")]
-        shown = [line for line in text.splitlines()
-                 if line.split("{")[0] in interesting
-                 and ('side="enclave"' in line or "porthole_enclave_" in line or "porthole_ntp_upstream" in line)
-                 and not line.endswith(" 0")
-                 and ("porthole_relay_" not in line or 'side="enclave"' in line)]
-        say(f"\n{BOLD}5. The enclave's metrics, relayed through the control channel, on {admin}/metrics{RESET}")
-        for line in shown[:24]:
-            say("   " + line)
-        say(f"   {DIM}... {len(enclave_series)} series from inside the enclave in all{RESET}")
-
+        show_telemetry(ingress, telemetry_jsonl, enclave)
+        show_metrics(admin)
+        report = run_loadtest(ingress, admin, workdir)
         say(f"""
 {BOLD}Where to look{RESET}
    the workload  curl {ingress}/echo -d hi      (through the sidecar into the enclave)
    readiness     curl {admin}/readyz
    metrics       curl {admin}/metrics      (side="enclave" = relayed from inside the enclave)
-   logs          {sidecar_log}
+   spans, logs   {telemetry_jsonl}   (from inside the enclave, after its policy)
+   load test     {report}   (porthole-loadtest's HTML report)
+   process logs  {sidecar_log}
                  {agent_log}
    the enclave   ip netns exec {enclave.netns} ip addr      (only lo: no network at all)
    its clock     ip netns exec {enclave.netns} chronyc -h {workdir}/chrony-enclave/chronyd.sock tracking
    dashboards    dashboards/porthole-overview.json (Grafana), dashboards/rules/ (alerts)
-   docs          README.md, docs/simulated-enclave.md, docs/configuration.md
+   docs          README.md, docs/telemetry.md, docs/data-path.md, docs/loadtest.md, docs/configuration.md
 """)
         deadline = time.monotonic() + args.duration if args.duration is not None else None
         say("Running" + (f" for {args.duration:g}s" if deadline else "; press Ctrl-C to stop and clean up") + ".")
