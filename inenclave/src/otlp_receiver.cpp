@@ -3,12 +3,10 @@
 #include <optional>
 #include <stdexcept>
 
-#include <boost/asio/ip/address.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
 #include "porthole/common/logging.hpp"
-#include "porthole/relay/address.hpp"
 
 namespace porthole::agent {
 
@@ -16,19 +14,20 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = boost::asio::ip::tcp;
 
-class OtlpReceiver::Session : public std::enable_shared_from_this<OtlpReceiver::Session> {
+class OtlpReceiver::Session : public relay::HttpSession, public std::enable_shared_from_this<OtlpReceiver::Session> {
   // Bytes read at once; also what a connection holds while it waits for a request, so the
   // receiver's buffers are bounded by telemetry.max_connections x 64 KiB.
   static constexpr std::size_t kReadChunk = 64 * 1024;
 
  public:
-  Session(tcp::socket socket, OtlpReceiver& server) : stream_(std::move(socket)), server_(server), active_(server.active_) {
+  Session(tcp::socket socket, OtlpReceiver& server, std::shared_ptr<int> active)
+      : stream_(std::move(socket)), server_(server), active_(std::move(active)) {
     ++*active_;
   }
-  ~Session() { --*active_; }
+  ~Session() override { --*active_; }
 
   void start() { read(); }
-  void close_if_idle() {
+  void close_if_idle() override {
     if (reading_) {
       beast::error_code ignored;
       stream_.socket().cancel(ignored);
@@ -109,63 +108,26 @@ class OtlpReceiver::Session : public std::enable_shared_from_this<OtlpReceiver::
 };
 
 OtlpReceiver::OtlpReceiver(boost::asio::any_io_executor executor, const OtlpReceiverConfig& config, OtlpIngest& ingest)
-    : executor_(executor), config_(config), ingest_(ingest), log_(logger("otlp")), acceptor_(executor), pause_(executor) {}
+    : config_(config),
+      ingest_(ingest),
+      log_(logger("otlp")),
+      listener_(executor, log_, [this](tcp::socket socket, std::shared_ptr<int> active) {
+                  auto session = std::make_shared<Session>(std::move(socket), *this, std::move(active));
+                  session->start();
+                  return session;
+                }) {}
 
 OtlpReceiver::~OtlpReceiver() { stop(); }
 
 void OtlpReceiver::start() {
-  std::string host;
-  std::uint16_t port = 0;
-  relay::split_host_port(config_.listen, host, port);
-  boost::system::error_code ec;
-  auto address = boost::asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
-  if (ec) throw std::runtime_error("telemetry.otlp_listen: '" + config_.listen + "': the host must be a numeric IP address or localhost");
-  tcp::endpoint endpoint(address, port);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(128, ec);
-  if (ec) throw std::runtime_error("telemetry.otlp_listen: cannot listen on " + config_.listen + ": " + ec.message());
+  listener_.start({config_.listen, "telemetry.otlp_listen", static_cast<std::size_t>(config_.max_connections),
+                   "telemetry.max_connections"});
   log_->info("otlp: receiving OTLP/HTTP on http://{}:{}", local_endpoint().address().to_string(), local_endpoint().port());
-  accept_next();
 }
 
 void OtlpReceiver::stop() {
-  if (stopped_) return;
   stopped_ = true;
-  boost::system::error_code ignored;
-  acceptor_.close(ignored);
-  pause_.cancel();
-  for (auto& weak : sessions_) {
-    if (auto session = weak.lock()) session->close_if_idle();
-  }
-  sessions_.clear();
-}
-
-tcp::endpoint OtlpReceiver::local_endpoint() const { return acceptor_.local_endpoint(); }
-
-void OtlpReceiver::accept_next() {
-  acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
-    if (stopped_ || ec == boost::asio::error::operation_aborted) return;
-    if (ec) {
-      log_->warn("otlp: accept failed: {}; pausing for 100 ms", ec.message());
-      pause_.expires_after(std::chrono::milliseconds(100));
-      pause_.async_wait([this](const boost::system::error_code& e) {
-        if (!e && !stopped_) accept_next();
-      });
-      return;
-    }
-    if (*active_ >= config_.max_connections) {
-      // Closing at once tells the SDK to retry later; queued requests would only time out.
-      log_->warn("otlp: {} connections open (telemetry.max_connections); refusing one", *active_);
-    } else {
-      auto session = std::make_shared<Session>(std::move(socket), *this);
-      std::erase_if(sessions_, [](const auto& w) { return w.expired(); });
-      sessions_.push_back(session);
-      session->start();
-    }
-    accept_next();
-  });
+  listener_.stop();
 }
 
 }  // namespace porthole::agent

@@ -1,6 +1,5 @@
 #include "porthole/sidecar/admin_server.hpp"
 
-#include <boost/asio/ip/address.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -12,17 +11,17 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = boost::asio::ip::tcp;
 
-class AdminServer::Session : public std::enable_shared_from_this<AdminServer::Session> {
+class AdminServer::Session : public relay::HttpSession, public std::enable_shared_from_this<AdminServer::Session> {
  public:
-  Session(tcp::socket socket, AdminServer& server)
-      : stream_(std::move(socket)), server_(server), active_(server.active_) {
+  Session(tcp::socket socket, AdminServer& server, std::shared_ptr<int> active)
+      : stream_(std::move(socket)), server_(server), active_(std::move(active)) {
     ++*active_;
   }
-  ~Session() { --*active_; }
+  ~Session() override { --*active_; }
 
   void start() { read(); }
   // Called at shutdown: a connection waiting for its next request is closed now.
-  void close_if_idle() {
+  void close_if_idle() override {
     if (reading_) {
       beast::error_code ignored;
       stream_.socket().cancel(ignored);
@@ -105,16 +104,21 @@ class AdminServer::Session : public std::enable_shared_from_this<AdminServer::Se
 
 AdminServer::AdminServer(boost::asio::any_io_executor executor, const AdminConfig& config,
                          prometheus::Registry& registry)
-    : executor_(executor),
-      config_(config),
+    : config_(config),
       log_(logger("admin")),
-      acceptor_(executor),
-      pause_(executor),
       requests_(prometheus::BuildCounter()
                     .Name("porthole_admin_requests_total")
                     .Help("Admin HTTP requests by path and status code.")
                     .Labels({{"side", "parent"}})
-                    .Register(registry)) {
+                    .Register(registry)),
+      listener_(
+          executor, log_,
+          [this](tcp::socket socket, std::shared_ptr<int> active) {
+            auto session = std::make_shared<Session>(std::move(socket), *this, std::move(active));
+            session->start();
+            return session;
+          },
+          [this] { count("refused", 503); }) {
   requests_.Add({{"path", "other"}, {"code", "404"}});
 }
 
@@ -126,58 +130,14 @@ void AdminServer::add_route(const std::string& path, Route route) {
 }
 
 void AdminServer::start() {
-  std::string host;
-  std::uint16_t port = 0;
-  relay::split_host_port(config_.listen, host, port);
-  boost::system::error_code ec;
-  auto address = boost::asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
-  if (ec) throw ConfigError("admin.listen: '" + config_.listen + "': the host must be a numeric IP address or localhost");
-  tcp::endpoint endpoint(address, port);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(128, ec);
-  if (ec) throw boost::system::system_error(ec, "admin.listen: cannot listen on " + config_.listen);
+  listener_.start({config_.listen, "admin.listen", static_cast<std::size_t>(config_.max_connections),
+                   "admin.max_connections"});
   log_->info("admin: listening on http://{}:{}", local_endpoint().address().to_string(), local_endpoint().port());
-  accept_next();
 }
 
 void AdminServer::stop() {
-  if (stopped_) return;
   stopped_ = true;
-  boost::system::error_code ignored;
-  acceptor_.close(ignored);
-  pause_.cancel();
-  for (auto& weak : sessions_) {
-    if (auto session = weak.lock()) session->close_if_idle();
-  }
-  sessions_.clear();
-}
-
-tcp::endpoint AdminServer::local_endpoint() const { return acceptor_.local_endpoint(); }
-
-void AdminServer::accept_next() {
-  acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
-    if (stopped_ || ec == boost::asio::error::operation_aborted) return;
-    if (ec) {
-      // EMFILE and the like: pause instead of spinning; open connections keep being served.
-      log_->warn("admin: accept failed: {}; pausing for 100 ms", ec.message());
-      pause_.expires_after(std::chrono::milliseconds(100));
-      pause_.async_wait([this](const boost::system::error_code& e) {
-        if (!e && !stopped_) accept_next();
-      });
-      return;
-    } else if (*active_ >= config_.max_connections) {
-      log_->warn("admin: {} connections open (admin.max_connections); refusing one", *active_);
-      count("refused", 503);
-    } else {
-      auto session = std::make_shared<Session>(std::move(socket), *this);
-      std::erase_if(sessions_, [](const auto& w) { return w.expired(); });
-      sessions_.push_back(session);
-      session->start();
-    }
-    accept_next();
-  });
+  listener_.stop();
 }
 
 void AdminServer::count(const std::string& path, unsigned status) {

@@ -10,11 +10,11 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <spdlog/logger.h>
 
 #include "porthole/agent/otlp_ingest.hpp"
 #include "porthole/agent/telemetry_config.hpp"
+#include "porthole/relay/http_listener.hpp"
 
 namespace porthole::agent {
 
@@ -26,22 +26,17 @@ class OtlpReceiver {
   // Binds config.listen; throws std::runtime_error naming it when it cannot.
   void start();
   void stop();
-  boost::asio::ip::tcp::endpoint local_endpoint() const;
-  int open_connections() const { return *active_; }
+  boost::asio::ip::tcp::endpoint local_endpoint() const { return listener_.local_endpoint(); }
+  int open_connections() const { return listener_.open_connections(); }
 
  private:
   class Session;
-  void accept_next();
 
-  boost::asio::any_io_executor executor_;
   const OtlpReceiverConfig& config_;
   OtlpIngest& ingest_;
   std::shared_ptr<spdlog::logger> log_;
-  boost::asio::ip::tcp::acceptor acceptor_;
-  boost::asio::steady_timer pause_;
-  std::shared_ptr<int> active_ = std::make_shared<int>(0);
-  std::vector<std::weak_ptr<Session>> sessions_;
   bool stopped_ = false;
+  relay::HttpListener listener_;
 };
 
 }  // namespace porthole::agent

@@ -10,11 +10,11 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <prometheus/counter.h>
 #include <prometheus/registry.h>
 #include <spdlog/logger.h>
 
+#include "porthole/relay/http_listener.hpp"
 #include "porthole/sidecar/config.hpp"
 
 namespace porthole::sidecar {
@@ -38,26 +38,21 @@ class AdminServer {
   // Binds and starts accepting; throws with the address in the message when it can't bind.
   void start();
   void stop();  // stops accepting and closes idle connections; requests in flight finish
-  std::size_t open_connections() const { return static_cast<std::size_t>(*active_); }
-  boost::asio::ip::tcp::endpoint local_endpoint() const;
+  std::size_t open_connections() const { return static_cast<std::size_t>(listener_.open_connections()); }
+  boost::asio::ip::tcp::endpoint local_endpoint() const { return listener_.local_endpoint(); }
 
   class Session;
 
  private:
   friend class Session;
-  void accept_next();
   void count(const std::string& path, unsigned status);
 
-  boost::asio::any_io_executor executor_;
   const AdminConfig& config_;
   std::shared_ptr<spdlog::logger> log_;
-  boost::asio::ip::tcp::acceptor acceptor_;
-  boost::asio::steady_timer pause_;
   std::map<std::string, Route> routes_;
   prometheus::Family<prometheus::Counter>& requests_;
-  std::shared_ptr<int> active_ = std::make_shared<int>(0);  // shared with sessions, outlives us
-  std::vector<std::weak_ptr<Session>> sessions_;
   bool stopped_ = false;
+  relay::HttpListener listener_;
 };
 
 }  // namespace porthole::sidecar
