@@ -11,25 +11,17 @@
 #include "porthole/telemetry/otlp_json.hpp"
 #include "porthole/telemetry/otlp_proto.hpp"
 
+#include "otlp_fuzz_limits.hpp"
+
 namespace {
 
 using namespace porthole::telemetry;
-
-// Small caps so the fuzzer reaches the limit paths too.
-OtlpDecodeLimits fuzz_limits() {
-  OtlpDecodeLimits limits;
-  limits.max_bytes = 1 << 16;
-  limits.max_depth = 12;
-  limits.max_items = 64;
-  limits.max_values = 4096;
-  return limits;
-}
 
 template <class Batch, class Decode, class Encode>
 void round_trip(std::string_view input, Decode decode, Encode encode) {
   Batch first;
   std::string error;
-  if (!decode(input, first, error, fuzz_limits())) {
+  if (!decode(input, first, error, otlp_fuzz_limits())) {
     if (error.empty()) std::abort();  // a failure must say why
     return;
   }
@@ -80,7 +72,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       break;
     case 5: {
       LogBatch batch;
-      if (!decode_logs_request_json(input, batch, error, fuzz_limits())) break;
+      if (!decode_logs_request_json(input, batch, error, otlp_fuzz_limits())) break;
       LogBatch again;
       // JSON round trip through our encoder, compared on the protobuf encoding.
       if (!decode_logs_request_json(encode_logs_request_json(batch), again, error)) std::abort();

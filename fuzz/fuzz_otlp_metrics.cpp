@@ -19,19 +19,11 @@
 #include "porthole/telemetry/otlp_metrics_prometheus.hpp"
 #include "porthole/telemetry/prom_text.hpp"
 
+#include "otlp_fuzz_limits.hpp"
+
 namespace {
 
 using namespace porthole::telemetry;
-
-// Small caps so the fuzzer reaches the limit paths too.
-OtlpDecodeLimits fuzz_limits() {
-  OtlpDecodeLimits limits;
-  limits.max_bytes = 1 << 16;
-  limits.max_depth = 12;
-  limits.max_items = 64;
-  limits.max_values = 4096;
-  return limits;
-}
 
 bool names_clash(const std::vector<prometheus::MetricFamily>& families) {
   std::set<std::string> names;
@@ -68,8 +60,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   MetricsBatch first;
   std::string error;
   const bool json = data[0] % 2 == 1;
-  const bool ok = json ? decode_metrics_request_json(input, first, error, fuzz_limits())
-                       : decode_metrics_request(input, first, error, fuzz_limits());
+  const bool ok = json ? decode_metrics_request_json(input, first, error, otlp_fuzz_limits())
+                       : decode_metrics_request(input, first, error, otlp_fuzz_limits());
   if (!ok) {
     if (error.empty()) std::abort();  // a failure must say why
     return 0;

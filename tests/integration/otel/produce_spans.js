@@ -7,10 +7,7 @@ const api = require('@opentelemetry/api');
 const { BasicTracerProvider, BatchSpanProcessor } = require('@opentelemetry/sdk-trace-base');
 const { resourceFromAttributes } = require('@opentelemetry/resources');
 
-function arg(name, fallback) {
-  const i = process.argv.indexOf('--' + name);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
+const { arg } = require('./cli');
 
 async function main() {
   const url = arg('url', 'http://127.0.0.1:4318/v1/traces');
