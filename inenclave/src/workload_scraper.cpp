@@ -32,25 +32,25 @@ std::size_t sample_count(const std::vector<prometheus::MetricFamily>& families) 
 }  // namespace
 
 void label_workload_series(std::vector<prometheus::MetricFamily>& families, const std::string& target) {
+  // As Prometheus does with honor_labels: false, a workload label that the relay sets itself
+  // becomes exported_<name>, with more exported_ prefixes while that name is taken too, so no
+  // label is lost and no two series merge.
+  const auto taken = [](const prometheus::ClientMetric& m, const std::string& name) {
+    return std::any_of(m.label.begin(), m.label.end(), [&](const auto& l) { return l.name == name; });
+  };
   for (auto& family : families) {
     for (auto& metric : family.metric) {
-      for (auto& label : metric.label) {
-        for (const char* name : kRenamed) {
-          if (label.name == name) label.name = std::string("exported_") + name;
-        }
+      for (const char* reserved : kRenamed) {
+        auto it = std::find_if(metric.label.begin(), metric.label.end(),
+                               [&](const auto& l) { return l.name == reserved; });
+        if (it == metric.label.end()) continue;
+        std::string name = std::string("exported_") + reserved;
+        while (taken(metric, name)) name = "exported_" + name;
+        it->name = std::move(name);
       }
-      metric.timestamp_ms = 0;
-    }
-  }
-  // Renaming can collide with an exported_* label the workload had already; set_labels keeps
-  // label sets sorted and removes any series that became duplicates.
-  for (auto& family : families) {
-    for (auto& metric : family.metric) {
       std::sort(metric.label.begin(), metric.label.end(),
                 [](const auto& a, const auto& b) { return a.name < b.name; });
-      metric.label.erase(std::unique(metric.label.begin(), metric.label.end(),
-                                     [](const auto& a, const auto& b) { return a.name == b.name; }),
-                         metric.label.end());
+      metric.timestamp_ms = 0;
     }
   }
   telemetry::set_labels(families, {{"target", target}});

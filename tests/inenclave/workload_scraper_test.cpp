@@ -190,6 +190,16 @@ TEST_F(WorkloadScraperTest, WorkloadTargetEnclaveAndSideLabelsAreKeptAsExported)
               HasSubstr("x{exported_enclave=\"e\",exported_side=\"parent\",exported_target=\"db\",target=\"app0\"} 1\n"));
 }
 
+// A workload that already has exported_target (and target): neither value is lost, as with
+// Prometheus's honor_labels: false.
+TEST_F(WorkloadScraperTest, AnExportedLabelTheWorkloadAlreadyHasIsNotOverwritten) {
+  server_.respond_ok("# TYPE x gauge\nx{target=\"db\",exported_target=\"old\"} 1\nx{target=\"db2\",exported_target=\"old\"} 2\n");
+  scrape_once();
+  const auto text = exposition();
+  EXPECT_THAT(text, HasSubstr("x{exported_exported_target=\"db\",exported_target=\"old\",target=\"app0\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("x{exported_exported_target=\"db2\",exported_target=\"old\",target=\"app0\"} 2\n"));
+}
+
 TEST_F(WorkloadScraperTest, PortholeFamiliesFromTheWorkloadAreDroppedAndCounted) {
   server_.respond_ok("# TYPE porthole_control_connected gauge\nporthole_control_connected 0\n# TYPE ok gauge\nok 1\n");
   scrape_once();
