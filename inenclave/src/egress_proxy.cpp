@@ -121,7 +121,7 @@ EgressProxy::~EgressProxy() { stop(); }
 
 void EgressProxy::start() {
   for (auto& l : listeners_) {
-    l->acceptor.emplace(relay::listen(executor_, relay::tcp_endpoint(l->listen), 1024));
+    l->acceptor.emplace(relay::listen(executor_, relay::tcp_endpoint(l->listen), relay::kConnectionBacklog));
     log_->info("egress: {} on {}{}", l->destination ? "forward" : "CONNECT proxy", l->listen,
                l->destination ? " -> " + *l->destination : std::string());
     Listener& ref = *l;

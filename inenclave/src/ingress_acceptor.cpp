@@ -49,7 +49,7 @@ IngressAcceptor::~IngressAcceptor() { stop(); }
 void IngressAcceptor::start() {
   relay::Endpoint listen_on = config_.boundary.ingress_endpoint();
   if (listen_on.kind == relay::TransportKind::Vsock) listen_on.cid = relay::kAnyCid;
-  acceptor_.emplace(relay::listen(executor_, listen_on, 1024));
+  acceptor_.emplace(relay::listen(executor_, listen_on, relay::kConnectionBacklog));
   log_->info("ingress: accepting the sidecar's streams on {}", listen_on.to_string());
   accept_loop_.emplace(*acceptor_, time_, log_, "ingress", [this](relay::Stream s) { on_accepted(std::move(s)); });
   accept_loop_->start();

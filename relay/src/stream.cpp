@@ -43,6 +43,16 @@ void async_connect(Stream& stream, const Endpoint& endpoint, std::function<void(
     boost::asio::post(stream.get_executor(), [handler = std::move(handler), ec] { handler(ec); });
     return;
   }
+  if (endpoint.kind == TransportKind::Uds) {
+    // A non-blocking uds connect never is in progress: it is queued on the listener, or it
+    // fails (EAGAIN when the accept queue is full, ECONNREFUSED, ENOENT).
+    stream.native_non_blocking(true, ec);
+    if (!ec && ::connect(stream.native_handle(), asio_ep.data(), static_cast<socklen_t>(asio_ep.size())) != 0) {
+      ec = boost::system::error_code(errno, boost::asio::error::get_system_category());
+    }
+    boost::asio::post(stream.get_executor(), [handler = std::move(handler), ec] { handler(ec); });
+    return;
+  }
   stream.async_connect(asio_ep, std::move(handler));
 }
 

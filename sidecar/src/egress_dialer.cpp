@@ -53,7 +53,7 @@ EgressDialer::~EgressDialer() { stop(); }
 void EgressDialer::start() {
   auto listen_on = config_.boundary.egress_endpoint();
   if (listen_on.kind == relay::TransportKind::Vsock) listen_on.cid = relay::kAnyCid;
-  acceptor_.emplace(relay::listen(executor_, listen_on, 1024));
+  acceptor_.emplace(relay::listen(executor_, listen_on, relay::kConnectionBacklog));
   log_->info("egress: accepting the agent's outbound streams on {} ({} allow rules)", listen_on.to_string(),
              config_.egress.allow.size());
   accept_loop_.emplace(*acceptor_, time_, log_, "egress", [this](relay::Stream s) { on_accepted(std::move(s)); });

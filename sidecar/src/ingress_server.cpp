@@ -47,7 +47,7 @@ IngressServer::~IngressServer() { stop(); }
 
 void IngressServer::start() {
   for (auto& l : listeners_) {
-    l->acceptor.emplace(relay::listen(executor_, relay::tcp_endpoint(l->config.listen), 1024));
+    l->acceptor.emplace(relay::listen(executor_, relay::tcp_endpoint(l->config.listen), relay::kConnectionBacklog));
     const auto local = tcp_endpoint_of(l->acceptor->local_endpoint());
     l->bound = local ? local->address().to_string() + ":" + std::to_string(local->port()) : l->config.listen;
     log_->info("ingress: listener '{}' on {} -> enclave {}", l->config.name, l->bound,

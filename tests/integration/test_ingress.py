@@ -545,9 +545,17 @@ class ManyConnections(unittest.TestCase):
                 self.assertFalse(pending, f"{len(pending)} connections neither served nor refused in time")
                 self.assertEqual(served, limit, f"served {served}, refused {refused}")
                 self.assertEqual(refused, total - limit)
+                # Every refusal is counted, with its reason: most at the listener's limit; on a
+                # loaded machine a few at the agent, whose accept queue (net.core.somaxconn) can
+                # fill in the burst; those free their slot and a later connection is served.
                 text = stack.metrics()
-                self.assertEqual(metric_value(text, "porthole_relay_errors_total", side="parent", reason="limit",
-                                              **web()), total - limit)
+                errors = {reason: metric_value(text, "porthole_relay_errors_total", side="parent", reason=reason,
+                                               **web()) or 0
+                          for reason in ("limit", "refused", "timeout", "reset", "protocol")}
+                print(f"\nburst: served {served}, refused {refused}; parent errors by reason {errors}", flush=True)
+                self.assertEqual(sum(errors.values()), total - limit, errors)
+                self.assertEqual(errors["limit"] + errors["refused"], total - limit, errors)
+                self.assertGreater(errors["limit"], 0, errors)
                 self.assertEqual(metric_value(text, "porthole_relay_connections_active", side="parent", **web()),
                                  limit)
             finally:

@@ -28,7 +28,15 @@ struct StreamOptions {
 // the endpoint in the message.
 Acceptor listen(const boost::asio::any_io_executor& executor, const Endpoint& endpoint, int backlog = 128);
 
-// Opens a socket of the endpoint's family and starts an asynchronous connect.
+// The accept queue of the listeners that carry connections (ingress, egress, the boundary
+// streams): the kernel's maximum (net.core.somaxconn, which caps any larger value), so a burst
+// of new connections waits in the queue instead of being turned away.
+inline constexpr int kConnectionBacklog = 65535;
+
+// Opens a socket of the endpoint's family and starts an asynchronous connect. On uds the
+// connect completes at once: a listener whose accept queue is full fails it with
+// boost::asio::error::try_again (Asio alone would report success for a socket that is not
+// connected, and the first write would fail with ENOTCONN).
 void async_connect(Stream& stream, const Endpoint& endpoint, std::function<void(boost::system::error_code)> handler);
 
 // SO_LINGER 0: closing the stream resets it (RST on TCP) instead of ending it with a FIN, so
