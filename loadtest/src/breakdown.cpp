@@ -27,7 +27,7 @@ constexpr const char* kSetupFamily = "porthole_relay_setup_duration_seconds";
 constexpr const char* kEnclave = "enclave (agent)";
 constexpr const char* kWorkload = "workload";
 
-struct Series {
+struct LatencySeries {
   std::map<std::string, std::string> labels;
   std::vector<std::pair<double, double>> buckets;  // (upper bound, cumulative count)
   double count = 0;
@@ -44,13 +44,13 @@ std::string selector(const std::string& family, const std::map<std::string, std:
 }
 
 // The family's series by selector.
-std::map<std::string, Series> histograms(const std::vector<prometheus::MetricFamily>& families,
+std::map<std::string, LatencySeries> histograms(const std::vector<prometheus::MetricFamily>& families,
                                          const std::string& family) {
-  std::map<std::string, Series> out;
+  std::map<std::string, LatencySeries> out;
   for (const auto& f : families) {
     if (f.name != family || f.type != prometheus::MetricType::Histogram) continue;
     for (const auto& m : f.metric) {
-      Series s;
+      LatencySeries s;
       for (const auto& l : m.label) s.labels[l.name] = l.value;
       s.count = static_cast<double>(m.histogram.sample_count);
       s.sum = m.histogram.sample_sum;
@@ -63,7 +63,7 @@ std::map<std::string, Series> histograms(const std::vector<prometheus::MetricFam
 
 // The cumulative count at `bound`: that of the largest bucket bound <= it (exact when the
 // layouts agree, as they do for series of one family).
-double cumulative_at(const Series& s, double bound) {
+double cumulative_at(const LatencySeries& s, double bound) {
   double c = 0;
   for (const auto& [b, n] : s.buckets) {
     if (b > bound) break;
@@ -72,7 +72,7 @@ double cumulative_at(const Series& s, double bound) {
   return c;
 }
 
-void add_into(Series& total, const Series& s) {
+void add_into(LatencySeries& total, const LatencySeries& s) {
   if (total.buckets.empty()) {
     total.buckets = s.buckets;
   } else {
@@ -82,8 +82,8 @@ void add_into(Series& total, const Series& s) {
   total.sum += s.sum;
 }
 
-Series minus(const Series& after, const Series* before) {
-  Series d = after;
+LatencySeries minus(const LatencySeries& after, const LatencySeries* before) {
+  LatencySeries d = after;
   if (!before) return d;
   d.count -= before->count;
   d.sum -= before->sum;
@@ -110,7 +110,7 @@ double quantile(double q, const std::vector<std::pair<double, double>>& buckets)
   return prev_bound;
 }
 
-BreakdownEntry entry_of(std::string component, std::string metric, const std::string& source, const Series& d,
+BreakdownEntry entry_of(std::string component, std::string metric, const std::string& source, const LatencySeries& d,
                         bool per_request) {
   BreakdownEntry e;
   e.component = std::move(component);
@@ -129,20 +129,20 @@ BreakdownEntry entry_of(std::string component, std::string metric, const std::st
 // it out); each group is summed. Groups that did not change are left out unless `keep_unchanged`.
 // Returns (group selector, delta), largest count first.
 template <class GroupOf>
-std::vector<std::pair<std::string, Series>> changed_groups(const std::vector<prometheus::MetricFamily>& before,
+std::vector<std::pair<std::string, LatencySeries>> changed_groups(const std::vector<prometheus::MetricFamily>& before,
                                                           const std::vector<prometheus::MetricFamily>& after,
                                                           const std::string& family, GroupOf group_of,
                                                           bool keep_unchanged = false) {
   const auto old = histograms(before, family);
-  std::map<std::string, Series> groups;
+  std::map<std::string, LatencySeries> groups;
   for (const auto& [key, series] : histograms(after, family)) {
     const auto it = old.find(key);
-    const Series d = minus(series, it == old.end() ? nullptr : &it->second);
+    const LatencySeries d = minus(series, it == old.end() ? nullptr : &it->second);
     if (d.count < 0 || (d.count == 0 && !keep_unchanged)) continue;  // < 0: the server restarted
     const std::string group = group_of(series.labels);
     if (!group.empty()) add_into(groups[group], d);
   }
-  std::vector<std::pair<std::string, Series>> out(groups.begin(), groups.end());
+  std::vector<std::pair<std::string, LatencySeries>> out(groups.begin(), groups.end());
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second.count > b.second.count; });
   return out;
 }

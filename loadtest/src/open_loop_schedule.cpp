@@ -3,23 +3,13 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "splitmix64.hpp"
+
 namespace porthole::loadtest {
-
-namespace {
-
-// splitmix64: a stateless, well-mixed hash, so jitter of request i needs no shared RNG state.
-std::uint64_t mix(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
 
 OpenLoopSchedule::OpenLoopSchedule(double rate, unsigned connections, unsigned connection, double jitter,
                                    std::uint64_t seed)
-    : jitter_(jitter), seed_(mix(seed) ^ mix(connection + 0x1234567ull)) {
+    : jitter_(jitter), seed_(splitmix64(seed) ^ splitmix64(connection + 0x1234567ull)) {
   if (!(rate > 0) || connections == 0 || connection >= connections || jitter < 0 || jitter > 1) {
     throw std::invalid_argument("schedule: rate must be > 0, connection < connections, jitter in 0..1");
   }
@@ -30,7 +20,7 @@ OpenLoopSchedule::OpenLoopSchedule(double rate, unsigned connections, unsigned c
 std::chrono::nanoseconds OpenLoopSchedule::intended(std::uint64_t index) const {
   double t = offset_ns_ + interval_ns_ * static_cast<double>(index);
   if (jitter_ > 0) {
-    const double u = static_cast<double>(mix(seed_ + index) >> 11) / 9007199254740992.0;  // [0, 1)
+    const double u = static_cast<double>(splitmix64(seed_ + index) >> 11) / 9007199254740992.0;  // [0, 1)
     t += (u - 0.5) * jitter_ * interval_ns_;
     if (t < 0) t = 0;
   }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "splitmix64.hpp"
+
 namespace porthole::loadtest {
 
 namespace {
@@ -30,18 +32,12 @@ void hex(std::uint64_t v, char* out, int bytes) {
   }
 }
 
-std::uint64_t mix(std::uint64_t x) {  // splitmix64
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
 
 // The parts of a traceparent that change per request: the request number (8 digits at 27) and
 // the client's span id (16 at 36: non-zero, unique per request).
 void render_request_part(std::uint64_t run_id, std::uint32_t connection, std::uint64_t index, char* out) {
   hex(index & 0xffffffffu, out + 27, 4);
-  std::uint64_t span = mix(run_id ^ mix((std::uint64_t{connection} << 32) ^ index));
+  std::uint64_t span = splitmix64(run_id ^ splitmix64((std::uint64_t{connection} << 32) ^ index));
   if (span == 0) span = 1;
   hex(span, out + 36, 8);
 }

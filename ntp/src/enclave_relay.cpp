@@ -28,7 +28,7 @@ prometheus::Counter& measurement(prometheus::Registry& r, const char* result) {
       .Add({{"result", result}});
 }
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kNotMeasured = std::numeric_limits<double>::quiet_NaN();
 
 }  // namespace
 
@@ -56,8 +56,8 @@ EnclaveRelay::EnclaveRelay(boost::asio::any_io_executor executor, TimeSource& ti
       measured_ok_(measurement(registry, "ok")),
       measured_timeout_(measurement(registry, "timeout")),
       measured_invalid_(measurement(registry, "invalid")) {
-  offset_.Set(kNaN);
-  round_trip_.Set(kNaN);
+  offset_.Set(kNotMeasured);
+  round_trip_.Set(kNotMeasured);
   last_sync_age_.Set(std::numeric_limits<double>::infinity());
 }
 

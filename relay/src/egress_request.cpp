@@ -21,7 +21,7 @@ bool name_char(char c) {
 
 // A name the request may carry: the charset of DNS host names, and not an IP literal (those
 // travel as raw bytes, so one destination has one encoding).
-bool valid_name(std::string_view s) {
+bool valid_request_host(std::string_view s) {
   if (s.empty() || s.size() > kEgressMaxName || !std::all_of(s.begin(), s.end(), name_char)) return false;
   boost::system::error_code ec;
   (void)boost::asio::ip::make_address(s, ec);
@@ -49,7 +49,7 @@ Result invalid(const char* token) {
 std::string_view egress_request_error(const EgressRequest& r) {
   boost::system::error_code ec;
   const auto addr = boost::asio::ip::make_address(r.host, ec);
-  if (ec ? !valid_name(r.host) : addr.is_v6() && addr.to_v6().scope_id() != 0) return "bad_host";
+  if (ec ? !valid_request_host(r.host) : addr.is_v6() && addr.to_v6().scope_id() != 0) return "bad_host";
   if (r.port == 0) return "bad_port";
   if (r.connection_id.size() > kEgressMaxId || !printable(r.connection_id)) return "bad_id";
   return "";
@@ -105,7 +105,7 @@ EgressRequestDecode decode_egress_request(std::span<const std::uint8_t> data) {
   namespace ip = boost::asio::ip;
   if (kind == DestinationKind::Name) {
     r.request.host.assign(reinterpret_cast<const char*>(host), host_len);
-    if (!valid_name(r.request.host)) return invalid<R>("bad_host");
+    if (!valid_request_host(r.request.host)) return invalid<R>("bad_host");
   } else if (kind == DestinationKind::Ipv4) {
     ip::address_v4::bytes_type b;
     std::copy_n(host, b.size(), b.begin());

@@ -15,6 +15,8 @@
 
 namespace porthole::telemetry {
 namespace {
+// Named, so these helpers do not meet the JSON decoder's namesakes in a unity build.
+namespace metrics_proto {
 
 namespace json = boost::json;
 using metrics_detail::json_double;
@@ -352,10 +354,12 @@ bool resource_metrics(Decoder& d, std::string_view message, ResourceMetrics& r) 
   });
 }
 
+}  // namespace metrics_proto
 }  // namespace
 
 bool decode_metrics_request(std::string_view wire_bytes, MetricsBatch& out, std::string& error,
                             const OtlpDecodeLimits& limits) {
+  using namespace metrics_proto;
   out = MetricsBatch{};
   error.clear();
   if (wire_bytes.size() > limits.max_bytes) {

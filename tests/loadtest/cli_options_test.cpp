@@ -5,7 +5,7 @@
 namespace porthole::loadtest {
 namespace {
 
-std::string error_of(const std::vector<std::string>& args) {
+std::string cli_error_of(const std::vector<std::string>& args) {
   try {
     parse_cli(args);
   } catch (const UsageError& e) {
@@ -64,25 +64,25 @@ TEST(CliOptions, ParsesSloAndCompare) {
 }
 
 TEST(CliOptions, ErrorsNameTheOption) {
-  EXPECT_NE(error_of({}).find("--url is required"), std::string::npos);
-  EXPECT_NE(error_of({"--url", "http://x:1", "--rate", "fast"}).find("--rate"), std::string::npos);
-  EXPECT_NE(error_of({"--url", "http://x:1", "--duration", "10 parsecs"}).find("--duration"), std::string::npos);
-  EXPECT_NE(error_of({"--url", "http://x:1", "--connections", "0"}).find("--connections"), std::string::npos);
-  EXPECT_NE(error_of({"--url", "http://x:1", "--connections", "2", "--threads", "4"}).find("--threads"),
+  EXPECT_NE(cli_error_of({}).find("--url is required"), std::string::npos);
+  EXPECT_NE(cli_error_of({"--url", "http://x:1", "--rate", "fast"}).find("--rate"), std::string::npos);
+  EXPECT_NE(cli_error_of({"--url", "http://x:1", "--duration", "10 parsecs"}).find("--duration"), std::string::npos);
+  EXPECT_NE(cli_error_of({"--url", "http://x:1", "--connections", "0"}).find("--connections"), std::string::npos);
+  EXPECT_NE(cli_error_of({"--url", "http://x:1", "--connections", "2", "--threads", "4"}).find("--threads"),
             std::string::npos);
-  EXPECT_NE(error_of({"--url", "http://x:1", "--requests", "5", "--duration", "1s"}).find("not both"),
+  EXPECT_NE(cli_error_of({"--url", "http://x:1", "--requests", "5", "--duration", "1s"}).find("not both"),
             std::string::npos);
-  EXPECT_NE(error_of({"--url", "http://x:1", "--slo", "99=5ms"}).find("p99=50ms"), std::string::npos);
-  EXPECT_NE(error_of({"--url", "http://x:1", "--slo-step", "5"}).find("need --slo"), std::string::npos);
-  EXPECT_NE(error_of({"--url", "http://x:1", "--bogus", "1"}).find("unknown option --bogus"), std::string::npos);
-  EXPECT_NE(error_of({"compare", "a.json"}).find("exactly two"), std::string::npos);
-  EXPECT_NE(error_of({"--url"}).find("missing value"), std::string::npos);
-  EXPECT_NE(error_of({"--url", "http://x:1", "--scenario", "field-encryption", "--curve", "p-521"}).find("--curve"),
+  EXPECT_NE(cli_error_of({"--url", "http://x:1", "--slo", "99=5ms"}).find("p99=50ms"), std::string::npos);
+  EXPECT_NE(cli_error_of({"--url", "http://x:1", "--slo-step", "5"}).find("need --slo"), std::string::npos);
+  EXPECT_NE(cli_error_of({"--url", "http://x:1", "--bogus", "1"}).find("unknown option --bogus"), std::string::npos);
+  EXPECT_NE(cli_error_of({"compare", "a.json"}).find("exactly two"), std::string::npos);
+  EXPECT_NE(cli_error_of({"--url"}).find("missing value"), std::string::npos);
+  EXPECT_NE(cli_error_of({"--url", "http://x:1", "--scenario", "field-encryption", "--curve", "p-521"}).find("--curve"),
             std::string::npos);
-  EXPECT_NE(error_of({"--url", "http://x:1", "--curve", "x25519"}).find("--scenario field-encryption"),
+  EXPECT_NE(cli_error_of({"--url", "http://x:1", "--curve", "x25519"}).find("--scenario field-encryption"),
             std::string::npos);
-  EXPECT_NE(error_of({"--url", "http://x:1", "--traceparent", "yes"}).find("--traceparent"), std::string::npos);
-  EXPECT_NE(error_of({"--url", "http://x:1", "--slo", "p99=1s", "--dump-requests", "d"}).find("--dump-requests"),
+  EXPECT_NE(cli_error_of({"--url", "http://x:1", "--traceparent", "yes"}).find("--traceparent"), std::string::npos);
+  EXPECT_NE(cli_error_of({"--url", "http://x:1", "--slo", "p99=1s", "--dump-requests", "d"}).find("--dump-requests"),
             std::string::npos);
 }
 

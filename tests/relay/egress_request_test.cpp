@@ -7,13 +7,13 @@ namespace {
 
 using Bytes = std::vector<std::uint8_t>;
 
-Bytes bytes(std::string_view s) { return Bytes(s.begin(), s.end()); }
-Bytes wire(const EgressRequest& r) { return bytes(encode_egress_request(r)); }
-Bytes wire(const EgressReply& r) { return bytes(encode_egress_reply(r)); }
+Bytes request_bytes(std::string_view s) { return Bytes(s.begin(), s.end()); }
+Bytes wire(const EgressRequest& r) { return request_bytes(encode_egress_request(r)); }
+Bytes wire(const EgressReply& r) { return request_bytes(encode_egress_reply(r)); }
 
 // "PHEG" v1, then the fields as given.
 Bytes request(std::initializer_list<std::uint8_t> fields) {
-  Bytes b = bytes("PHEG");
+  Bytes b = request_bytes("PHEG");
   b.push_back(1);
   b.insert(b.end(), fields);
   return b;
@@ -21,9 +21,9 @@ Bytes request(std::initializer_list<std::uint8_t> fields) {
 
 TEST(EgressRequest, NameLayoutMatchesTheWireSpec) {
   const auto w = wire(EgressRequest{"api.example.com", 443, "c-17"});
-  Bytes want = bytes("PHEG");
+  Bytes want = request_bytes("PHEG");
   want.insert(want.end(), {1, 1, 15});
-  const auto host = bytes("api.example.com");
+  const auto host = request_bytes("api.example.com");
   want.insert(want.end(), host.begin(), host.end());
   want.insert(want.end(), {0x01, 0xBB, 4, 'c', '-', '1', '7'});
   EXPECT_EQ(w, want);
@@ -66,9 +66,9 @@ TEST(EgressRequest, NeedsMoreAtEveryTruncation) {
 }
 
 TEST(EgressRequest, RejectsEachFieldAsSoonAsItArrives) {
-  EXPECT_EQ(decode_egress_request(bytes("PX")).error, "bad_magic");
-  EXPECT_EQ(decode_egress_request(bytes("CONNECT api:443")).error, "bad_magic");
-  Bytes v2 = bytes("PHEG");
+  EXPECT_EQ(decode_egress_request(request_bytes("PX")).error, "bad_magic");
+  EXPECT_EQ(decode_egress_request(request_bytes("CONNECT api:443")).error, "bad_magic");
+  Bytes v2 = request_bytes("PHEG");
   v2.push_back(2);
   EXPECT_EQ(decode_egress_request(v2).error, "bad_version");
   EXPECT_EQ(decode_egress_request(request({0})).error, "bad_kind");
@@ -126,7 +126,7 @@ TEST(EgressReply, NeedsMoreAtEveryTruncation) {
 }
 
 TEST(EgressReply, RejectsEachField) {
-  EXPECT_EQ(decode_egress_reply(bytes("PHEG")).error, "bad_magic");
+  EXPECT_EQ(decode_egress_reply(request_bytes("PHEG")).error, "bad_magic");
   EXPECT_EQ(decode_egress_reply(Bytes{'P', 'H', 'E', 'R', 0}).error, "bad_version");
   EXPECT_EQ(decode_egress_reply(Bytes{'P', 'H', 'E', 'R', 1, 9}).error, "bad_status");
   EXPECT_EQ(decode_egress_reply(Bytes{'P', 'H', 'E', 'R', 1, 0, 201}).error, "bad_reason");

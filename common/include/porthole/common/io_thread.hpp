@@ -4,7 +4,7 @@
 // round trips of 4-7 ms that way, which capped the pipeline far below its CPU cost).
 #pragma once
 
-#include <optional>
+#include <memory>
 #include <thread>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -26,7 +26,7 @@ class IoThread {
   // Runs the loop on a new thread until release() and the loop's work is done, or join().
   void start() {
     if (thread_.joinable()) return;
-    guard_.emplace(io_.get_executor());
+    guard_ = std::make_unique<Guard>(io_.get_executor());
     thread_ = std::thread([this] { io_.run(); });
   }
   // Lets the loop end once its pending work is done.
@@ -40,7 +40,10 @@ class IoThread {
 
  private:
   boost::asio::io_context io_{1};
-  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard_;
+  // A unique_ptr, not a std::optional: GCC 12 at -O2 warns (maybe-uninitialized, a false
+  // positive) when an optional work guard is reset in inlined code.
+  using Guard = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
+  std::unique_ptr<Guard> guard_;
   std::thread thread_;
 };
 
