@@ -181,7 +181,6 @@ OtlpMetricsStore::Result OtlpMetricsStore::put(const MetricFamily& family, Clien
   }
   if (!family.help.empty()) stored.help = family.help;
   series.timestamp_ms = 0;  // the exporter convention: Prometheus stamps samples itself
-  const std::size_t bytes = telemetry::exposition_bytes(family.name, family.type, series);
   if (auto s = stored.series.find(series.label); s != stored.series.end()) {
     Series& existing = s->second;
     if (info.delta) {
@@ -201,6 +200,7 @@ OtlpMetricsStore::Result OtlpMetricsStore::put(const MetricFamily& family, Clien
     existing.updated = now;
     return Result::Accepted;
   }
+  const std::size_t bytes = telemetry::exposition_bytes(family.name, family.type, series);
   Result refused = Result::Accepted;
   if (series_count_ >= config_.max_series || stored.series.size() >= policy_.max_series_per_family) {
     refused = Result::RejectedSeriesCap;

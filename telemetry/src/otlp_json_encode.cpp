@@ -6,6 +6,7 @@
 
 #include "base64.hpp"
 #include "porthole/telemetry/otlp_json.hpp"
+#include "porthole/telemetry/otlp_metrics.hpp"
 
 namespace porthole::telemetry {
 namespace {
@@ -251,6 +252,9 @@ std::string encode_trace_response_json(const OtlpPartialSuccess& partial) {
 }
 std::string encode_logs_response_json(const OtlpPartialSuccess& partial) {
   return encode_response(partial, "rejectedLogRecords");
+}
+std::string encode_metrics_response_json(const OtlpPartialSuccess& partial) {
+  return encode_response(partial, "rejectedDataPoints");
 }
 
 }  // namespace porthole::telemetry

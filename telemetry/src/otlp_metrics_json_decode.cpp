@@ -1,6 +1,7 @@
 // Decoding of ExportMetricsServiceRequest from OTLP/JSON (the proto3 JSON mapping with OTLP's
 // exceptions). Keys are lowerCamelCase, snake_case is accepted too; `null` reads as absent;
 // unknown keys are ignored. Errors name the JSON path ("resourceMetrics[0].scopeMetrics[0]...").
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -20,20 +21,25 @@ using metrics_detail::json_double;
 
 using JsonDecoder = metrics_detail::DecodeState;
 
-// `camel` or its snake_case form, or nullptr when absent or null.
+// `camel` or its snake_case form, or nullptr when absent or null. The snake_case form is made
+// on the stack: optional keys are looked up for every data point.
 const json::value* member(const json::object& o, std::string_view camel) {
   auto it = o.find(camel);
   if (it == o.end()) {
-    std::string snake;
+    std::array<char, 64> snake;  // the keys are this file's literals, all far shorter
+    std::size_t n = 0;
+    bool changed = false;
     for (char c : camel) {
+      if (n + 2 > snake.size()) return nullptr;
       if (c >= 'A' && c <= 'Z') {
-        snake.push_back('_');
-        snake.push_back(static_cast<char>(c - 'A' + 'a'));
+        snake[n++] = '_';
+        snake[n++] = static_cast<char>(c - 'A' + 'a');
+        changed = true;
       } else {
-        snake.push_back(c);
+        snake[n++] = c;
       }
     }
-    if (snake != camel) it = o.find(snake);
+    if (changed) it = o.find(std::string_view(snake.data(), n));
   }
   if (it == o.end() || it->value().is_null()) return nullptr;
   return &it->value();

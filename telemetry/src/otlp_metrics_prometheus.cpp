@@ -354,15 +354,6 @@ class Converter {
 
 }  // namespace
 
-std::string_view to_string(PointRejection r) {
-  switch (r) {
-    case PointRejection::Invalid: return "invalid";
-    case PointRejection::ReservedName: return "reserved_name";
-    case PointRejection::TypeConflict: return "type_conflict";
-    case PointRejection::kCount: break;
-  }
-  return "unknown";
-}
 
 std::uint64_t OtlpMetricsConversion::rejected_total() const {
   std::uint64_t n = 0;

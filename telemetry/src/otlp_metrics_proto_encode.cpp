@@ -2,8 +2,6 @@
 // decodes metrics), and the response the receiver answers with.
 #include <bit>
 
-#include <boost/json.hpp>
-
 #include "porthole/telemetry/otlp_metrics.hpp"
 #include "protobuf_wire.hpp"
 
@@ -171,13 +169,5 @@ std::string encode_metrics_request(const MetricsBatch& batch) {
 
 // The same wire shape as the trace and logs responses: partial_success = 1 {int64 = 1, string = 2}.
 std::string encode_metrics_response(const OtlpPartialSuccess& partial) { return encode_trace_response(partial); }
-
-std::string encode_metrics_response_json(const OtlpPartialSuccess& partial) {
-  if (partial.full_success()) return "{}";
-  boost::json::object p;
-  if (partial.rejected != 0) p["rejectedDataPoints"] = std::to_string(partial.rejected);
-  if (!partial.error_message.empty()) p["errorMessage"] = partial.error_message;
-  return boost::json::serialize(boost::json::object{{"partialSuccess", std::move(p)}});
-}
 
 }  // namespace porthole::telemetry

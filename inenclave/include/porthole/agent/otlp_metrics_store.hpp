@@ -96,8 +96,6 @@ class OtlpMetricsStore {
              const telemetry::PointInfo& info, MonoTime now);
   void expire(MonoTime now);
 
-  void report(const Tally& tally, std::uint64_t offered, const std::string& first_error);
-
   const OtlpMetricsConfig& config_;
   const telemetry::TelemetryPolicy& policy_;
   TimeSource& time_;

@@ -52,7 +52,6 @@ struct PointInfo {
 };
 
 enum class PointRejection : std::uint8_t { Invalid, ReservedName, TypeConflict, kCount };
-std::string_view to_string(PointRejection r);  // "invalid", "reserved_name", "type_conflict"
 
 struct OtlpMetricsConversion {
   std::vector<prometheus::MetricFamily> families;  // by first appearance; labels sorted by name
