@@ -222,7 +222,7 @@ void EgressProxy::open_stream(const std::shared_ptr<Conn>& c) {
       }
       auto reply = std::make_shared<relay::EgressReply>();
       relay::read_header(
-          c->parent, time_, config_.egress.request_timeout, 512,
+          c->parent, time_, config_.egress.request_timeout, relay::kEgressMaxMessage,
           [reply](std::string_view bytes, std::string& error) -> long {
             auto r = relay::decode_egress_reply({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()});
             if (r.status == relay::ProxyParse::NeedMore) return 0;

@@ -159,14 +159,17 @@ boost::asio::generic::stream_protocol::endpoint Endpoint::to_asio() const {
     }
     case TransportKind::Uds:
       return stream_protocol::endpoint(boost::asio::local::stream_protocol::endpoint(path));
-    case TransportKind::Tcp: {
-      boost::system::error_code ec;
-      auto address = boost::asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
-      if (ec) throw ConfigError("'" + to_string() + "': the host must be a numeric IP address or localhost");
-      return stream_protocol::endpoint(boost::asio::ip::tcp::endpoint(address, static_cast<std::uint16_t>(port)));
-    }
+    case TransportKind::Tcp:
+      return stream_protocol::endpoint(to_tcp());
   }
   throw ConfigError("unknown transport");
+}
+
+boost::asio::ip::tcp::endpoint Endpoint::to_tcp() const {
+  boost::system::error_code ec;
+  auto address = boost::asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+  if (ec) throw ConfigError("'" + to_string() + "': the host must be a numeric IP address or localhost");
+  return {address, static_cast<std::uint16_t>(port)};
 }
 
 }  // namespace porthole::relay

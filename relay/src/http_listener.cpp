@@ -22,16 +22,13 @@ HttpListener::~HttpListener() { stop(); }
 
 void HttpListener::start(Options options) {
   options_ = std::move(options);
-  std::string host;
-  std::uint16_t port = 0;
-  split_host_port(options_.listen, host, port);
-  boost::system::error_code ec;
-  auto address = boost::asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
-  if (ec) {
-    throw std::runtime_error(options_.setting + ": '" + options_.listen +
-                             "': the host must be a numeric IP address or localhost");
+  tcp::endpoint endpoint;
+  try {
+    endpoint = tcp_endpoint(options_.listen).to_tcp();
+  } catch (const ConfigError& e) {
+    throw std::runtime_error(options_.setting + ": " + e.what());
   }
-  const tcp::endpoint endpoint(address, port);
+  boost::system::error_code ec;
   acceptor_.open(endpoint.protocol(), ec);
   if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) acceptor_.bind(endpoint, ec);

@@ -122,6 +122,7 @@ void StreamRelay::pump(Direction& d) {
   // Wait for bytes holding neither buffer nor pipe: an idle connection costs no memory and no
   // descriptors beyond its two sockets.
   d.release_buffer();
+  if (d.pending.empty()) d.pending.shrink_to_fit();  // an observed stream's delivery buffer
   if (d.pipe) release_pipe(d);
   d.from.async_wait(Stream::wait_read, [self = shared_from_this(), &d](const boost::system::error_code& ec) {
     if (self->finished_) return;
@@ -164,10 +165,9 @@ StreamRelay::Step StreamRelay::copy_once(Direction& d) {
   }
   count_read(d, n);
   if (!options_.observer) return write_now(d, buffer, n);
-  std::string out;
-  options_.observer->on_bytes(d.upstream, {buffer, n}, out);
-  if (out.empty()) return Step::Again;  // held back (an incomplete HTTP head): read on
-  d.pending = std::move(out);
+  d.pending.clear();  // keeps its capacity while bytes flow; pump() frees it
+  options_.observer->on_bytes(d.upstream, {buffer, n}, d.pending);
+  if (d.pending.empty()) return Step::Again;  // held back (an incomplete HTTP head): read on
   return write_now(d, d.pending.data(), d.pending.size());
 }
 
@@ -308,10 +308,7 @@ StreamRelay::Step StreamRelay::continue_write(Direction& d) {
     last_activity_ = time_.now();  // progress, however slow the reader
   }
   d.out = nullptr;
-  if (!d.pending.empty()) {
-    d.pending.clear();
-    d.pending.shrink_to_fit();
-  }
+  d.pending.clear();
   if (d.eof_after_write) {
     on_eof(d);
     return Step::Wait;

@@ -95,7 +95,7 @@ void EgressDialer::on_accepted(relay::Stream stream) {
   auto active = active_;
   c->release = std::shared_ptr<void>(nullptr, [active](void*) { --*active; });
   relay::read_header(
-      c->agent, time_, config_.egress.request_timeout, 512,
+      c->agent, time_, config_.egress.request_timeout, relay::kEgressMaxMessage,
       [c](std::string_view bytes, std::string& error) -> long {
         auto r = relay::decode_egress_request({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()});
         if (r.status == relay::ProxyParse::NeedMore) return 0;
@@ -113,7 +113,8 @@ void EgressDialer::on_accepted(relay::Stream stream) {
                         relay::RelayError::Protocol);
         }
         if (h.status == relay::HeaderStatus::TooLong) {
-          return refuse(c, relay::EgressStatus::Protocol, "destination request longer than 512 bytes",
+          return refuse(c, relay::EgressStatus::Protocol,
+                        "destination request longer than " + std::to_string(relay::kEgressMaxMessage) + " bytes",
                         relay::RelayError::Protocol);
         }
         if (h.status != relay::HeaderStatus::Ok) {

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include "porthole/common/config_reader.hpp"
 
@@ -30,6 +31,7 @@ struct Endpoint {
 
   std::string to_string() const;
   boost::asio::generic::stream_protocol::endpoint to_asio() const;  // throws ConfigError for bad tcp hosts
+  boost::asio::ip::tcp::endpoint to_tcp() const;  // a tcp endpoint's address; the same ConfigError
   bool operator==(const Endpoint&) const = default;
 };
 

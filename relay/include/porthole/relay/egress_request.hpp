@@ -19,6 +19,8 @@ inline constexpr std::uint8_t kEgressVersion = 1;
 inline constexpr std::size_t kEgressMaxName = 253;
 inline constexpr std::size_t kEgressMaxId = 64;
 inline constexpr std::size_t kEgressMaxReason = 200;
+// The most either side reads of a request or a reply before giving up on it (both fit well within).
+inline constexpr std::size_t kEgressMaxMessage = 512;
 
 enum class DestinationKind : std::uint8_t { Name = 1, Ipv4 = 2, Ipv6 = 3 };
 
