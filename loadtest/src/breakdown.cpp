@@ -161,25 +161,36 @@ std::string count_text(double s) {
   return buf;
 }
 
+// The group that counted most (changed_groups' first) becomes the component's entry; the others
+// are noted, not used.
+void add_largest(const char* component, const std::vector<std::pair<std::string, LatencySeries>>& groups,
+                 const std::string& source, Breakdown& out) {
+  for (std::size_t i = 0; i < groups.size(); ++i) {
+    if (i == 0) {
+      out.entries.push_back(entry_of(component, groups[i].first, source, groups[i].second, true));
+    } else {
+      out.notes.push_back(groups[i].first + " at " + source + " also counted " + count_text(groups[i].second.count) +
+                          " requests during the run (not used)");
+    }
+  }
+}
+
 }  // namespace
 
 void add_breakdown(const std::string& before_text, const std::string& after_text, const std::string& source,
                    Breakdown& out) {
-  const auto before = telemetry::parse_prometheus_text(before_text).families;
+  add_breakdown(telemetry::parse_prometheus_text(before_text).families, after_text, source, out);
+}
+
+void add_breakdown(const std::vector<prometheus::MetricFamily>& before, const std::string& after_text,
+                   const std::string& source, Breakdown& out) {
   const auto after = telemetry::parse_prometheus_text(after_text).families;
 
   // The agent's per-request histogram: one series per listener (and enclave); the run's is the
   // one that counted most.
   const auto enclave = changed_groups(before, after, kEnclaveFamily,
                                       [](const auto& labels) { return selector(kEnclaveFamily, labels); });
-  for (std::size_t i = 0; i < enclave.size(); ++i) {
-    if (i == 0) {
-      out.entries.push_back(entry_of(kEnclave, enclave[i].first, source, enclave[i].second, true));
-    } else {
-      out.notes.push_back(enclave[i].first + " at " + source + " also counted " + count_text(enclave[i].second.count) +
-                          " requests during the run (not used)");
-    }
-  }
+  add_largest(kEnclave, enclave, source, out);
   // The workload's handler: every path but the scrapes of its own /metrics, per target. Kept
   // even unchanged: a snapshot relayed by the agent can lag the run, and the end scrape is
   // repeated until it catches up (server_request_count).
@@ -192,14 +203,7 @@ void add_breakdown(const std::string& before_text, const std::string& after_text
         return selector(kWorkloadFamily, labels, "path!=\"/metrics\"");
       },
       true);
-  for (std::size_t i = 0; i < workload.size(); ++i) {
-    if (i == 0) {
-      out.entries.push_back(entry_of(kWorkload, workload[i].first, source, workload[i].second, true));
-    } else {
-      out.notes.push_back(workload[i].first + " at " + source + " also counted " +
-                          count_text(workload[i].second.count) + " requests during the run (not used)");
-    }
-  }
+  add_largest(kWorkload, workload, source, out);
   // Per connection: how long the ingress relays took to reach the far side.
   const auto ingress_setup = [](const std::map<std::string, std::string>& labels) {
     const auto path = labels.find("path");
@@ -223,11 +227,11 @@ void finish_breakdown(const LatencyHistogram& client, Breakdown& out) {
   c.p99_seconds = static_cast<double>(client.percentile(99)) * 1e-9;
   out.entries.insert(out.entries.begin(), c);
 
-  const auto* enclave = largest(out, kEnclave);
-  const auto* workload = largest(out, kWorkload);
-  if (enclave && enclave->count <= 0) enclave = nullptr;
-  if (workload && workload->count <= 0) workload = nullptr;
-  for (const auto* e : {largest(out, kEnclave), largest(out, kWorkload)}) {
+  const auto* const found_enclave = largest(out, kEnclave);
+  const auto* const found_workload = largest(out, kWorkload);
+  const auto* enclave = found_enclave && found_enclave->count > 0 ? found_enclave : nullptr;
+  const auto* workload = found_workload && found_workload->count > 0 ? found_workload : nullptr;
+  for (const auto* e : {found_enclave, found_workload}) {
     if (e && std::fabs(e->count - c.count) > std::max(1.0, 0.005 * c.count)) {
       out.notes.push_back(e->component + " counted " + count_text(e->count) + " requests, the client " +
                           count_text(c.count) +

@@ -15,6 +15,9 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include <prometheus/metric_family.h>
 
 #include "latency_histogram.hpp"
 #include "report.hpp"
@@ -24,6 +27,9 @@ namespace porthole::loadtest {
 // Adds the known histograms that changed between two scrapes of `source` to `out.entries`.
 void add_breakdown(const std::string& before_text, const std::string& after_text, const std::string& source,
                    Breakdown& out);
+// The same with the first scrape already parsed (the end scrape may be taken several times).
+void add_breakdown(const std::vector<prometheus::MetricFamily>& before, const std::string& after_text,
+                   const std::string& source, Breakdown& out);
 
 // Adds the client's entry (`client`: service time of every request that got a response, warm-up
 // included) and the split, with a note when the server-side counts do not match the client's.

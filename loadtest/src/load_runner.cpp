@@ -2,7 +2,6 @@
 
 #include <ctime>
 #include <memory>
-#include <random>
 #include <stdexcept>
 #include <thread>
 
@@ -11,6 +10,7 @@
 
 #include "connection_loop.hpp"
 #include "porthole/common/asio_time.hpp"
+#include "porthole/telemetry/id_generator.hpp"
 
 namespace porthole::loadtest {
 
@@ -146,8 +146,7 @@ RunResult run_load(const RunConfig& config, LiveCounterSet* live, const std::ato
   if (config.scenario.requests.empty()) throw std::invalid_argument("the scenario has no requests");
   const auto requests = prepare_requests(config.scenario, config.host_header, config.traceparent);
   std::uint64_t run_id = 0;
-  std::random_device random;
-  while (run_id == 0) run_id = (std::uint64_t{random()} << 32) | random();  // a zero trace-id is invalid
+  while (run_id == 0) run_id = telemetry::random_u64();  // a zero trace-id is invalid
 
   RunClock clock;
   // A short lead so every thread is running before the first intended send time.

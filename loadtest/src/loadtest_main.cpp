@@ -20,6 +20,7 @@
 #include "live_metrics.hpp"
 #include "load_runner.hpp"
 #include "porthole/common/file_util.hpp"
+#include "porthole/telemetry/prom_text.hpp"
 #include "report.hpp"
 #include "report_html.hpp"
 #include "slo_search.hpp"
@@ -99,7 +100,7 @@ int compare_command(const CliOptions& o) {
 struct Scraper {
   std::vector<std::string> urls;
   std::chrono::nanoseconds wait{0};
-  std::vector<std::optional<std::string>> before;
+  std::vector<std::optional<std::vector<prometheus::MetricFamily>>> before;  // parsed once
   std::vector<std::string> before_notes;
 
   void take_before() {
@@ -108,7 +109,7 @@ struct Scraper {
     for (const auto& u : urls) {
       auto r = fetch_http(u, std::chrono::seconds(5));
       if (!r.body) before_notes.push_back("scrape " + u + " at start failed: " + r.error);
-      before.push_back(std::move(r.body));
+      before.push_back(r.body ? std::optional(porthole::telemetry::parse_prometheus_text(*r.body).families) : std::nullopt);
     }
   }
 

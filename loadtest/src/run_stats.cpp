@@ -56,15 +56,22 @@ void TimelinePoint::merge(const TimelinePoint& o) {
   latency.merge(o.latency);
 }
 
-void RunStats::coarsen_timeline() {
+namespace {
+
+// Merges neighbouring points pairwise: the same run at twice the interval.
+void coarsen(std::vector<TimelinePoint>& timeline, std::chrono::nanoseconds& interval) {
   std::vector<TimelinePoint> coarse;
   for (std::size_t i = 0; i < timeline.size(); i += 2) {
     coarse.push_back(std::move(timeline[i]));
     if (i + 1 < timeline.size()) coarse.back().merge(timeline[i + 1]);
   }
   timeline = std::move(coarse);
-  timeline_interval *= 2;
+  interval *= 2;
 }
+
+}  // namespace
+
+void RunStats::coarsen_timeline() { coarsen(timeline, timeline_interval); }
 
 void RunStats::add_to_timeline(std::chrono::nanoseconds since, std::uint64_t latency_ns, bool error) {
   if (since.count() < 0) since = std::chrono::nanoseconds(0);
@@ -99,16 +106,16 @@ void RunStats::merge(const RunStats& o) {
   for (std::size_t i = 0; i < status_classes.size(); ++i) status_classes[i] += o.status_classes[i];
   for (std::size_t i = 0; i < error_kinds.size(); ++i) error_kinds[i] += o.error_kinds[i];
   // Intervals are the same base doubled some times: coarsen the finer side until they match.
-  RunStats other_timeline;
+  std::vector<TimelinePoint> coarsened;  // theirs at our interval, when theirs is finer
   const std::vector<TimelinePoint>* theirs = &o.timeline;
   if (!o.timeline.empty()) {
     if (timeline.empty()) timeline_interval = o.timeline_interval;
     while (timeline_interval < o.timeline_interval) coarsen_timeline();
     if (o.timeline_interval < timeline_interval) {
-      other_timeline.timeline_interval = o.timeline_interval;
-      other_timeline.timeline = o.timeline;
-      while (other_timeline.timeline_interval < timeline_interval) other_timeline.coarsen_timeline();
-      theirs = &other_timeline.timeline;
+      coarsened = o.timeline;
+      auto interval = o.timeline_interval;
+      while (interval < timeline_interval) coarsen(coarsened, interval);
+      theirs = &coarsened;
     }
   }
   while (timeline.size() < theirs->size()) timeline.emplace_back(kTimelineBits);
