@@ -262,13 +262,8 @@ class Prometheus:
             raise AssertionError(f"{e}\n{self.log_tail()}") from None
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        if self.proc is not None:
+            stop_process(self.proc)
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -433,10 +428,7 @@ def send_data_path_traffic(stack, egress_target):
         return os.path.exists(ready)
     harness.poll(workload_up, 15, "the workload in the enclave to listen")
 
-    def listener():
-        status, body = harness.http_get(stack.admin_url + "/listeners")
-        return json.loads(body).get("ingress", {}).get(INGRESS_LISTENER) if status == 200 else None
-    host, _, port = harness.poll(listener, 10, f"ingress listener {INGRESS_LISTENER!r} in /listeners").rpartition(":")
+    host, _, port = listener_address(stack, INGRESS_LISTENER).rpartition(":")
     for i in range(INGRESS_REQUESTS):
         with socket.create_connection((host.strip("[]"), int(port)), timeout=10) as s:
             s.sendall(b"GET / HTTP/1.0\r\nHost: enclave\r\n\r\n")
@@ -455,14 +447,19 @@ def send_data_path_traffic(stack, egress_target):
                              f"{cp.stdout}{cp.stderr}")
 
 
+def listener_address(stack, name):
+    """HOST:PORT the sidecar's ingress listener `name` is bound to (from /listeners)."""
+    def bound():
+        status, body = harness.http_get(stack.admin_url + "/listeners")
+        return json.loads(body).get("ingress", {}).get(name) if status == 200 else None
+    return harness.poll(bound, 10, f"ingress listener {name!r} in /listeners")
+
+
 def start_loadtest(stack, workdir):
     """porthole-loadtest through the loadtest listener to the demo workload's /health, slowly,
     for longer than the test runs, with live metrics for Prometheus. Returns (process, HOST:PORT
     of its metrics)."""
-    def listener():
-        status, body = harness.http_get(stack.admin_url + "/listeners")
-        return json.loads(body).get("ingress", {}).get(LOADTEST_LISTENER) if status == 200 else None
-    address = harness.poll(listener, 10, f"ingress listener {LOADTEST_LISTENER!r} in /listeners")
+    address = listener_address(stack, LOADTEST_LISTENER)
     url = f"http://{address}/health"
     # The supervised workload answers through the listener before the run starts, so the run
     # counts no connect errors.
@@ -575,21 +572,17 @@ class DashboardsPrometheusTest(unittest.TestCase):
 
         last = {}
 
-        def target_up():
+        def target_up(job):
             status, body, text = prom_get(cls.prom.url, "/api/v1/targets", {"state": "active"})
             targets = ((body or {}).get("data") or {}).get("activeTargets") or []
-            mine = [t for t in targets if (t.get("labels") or {}).get("job") == JOB]
+            mine = [t for t in targets if (t.get("labels") or {}).get("job") == job]
             last["targets"] = mine or text[:300]
             return any(t.get("health") == "up" for t in mine)
 
-        def loadtest_up():
-            status, body, text = prom_get(cls.prom.url, "/api/v1/targets", {"state": "active"})
-            targets = ((body or {}).get("data") or {}).get("activeTargets") or []
-            return any(t.get("health") == "up" for t in targets if (t.get("labels") or {}).get("job") == LOADTEST_JOB)
-
         try:
-            harness.poll(target_up, TARGET_UP_TIMEOUT, f"scrape target {target} to be up")
-            harness.poll(loadtest_up, TARGET_UP_TIMEOUT, f"scrape target {loadtest_metrics} ({LOADTEST_JOB}) to be up")
+            harness.poll(lambda: target_up(JOB), TARGET_UP_TIMEOUT, f"scrape target {target} to be up")
+            harness.poll(lambda: target_up(LOADTEST_JOB), TARGET_UP_TIMEOUT,
+                         f"scrape target {loadtest_metrics} ({LOADTEST_JOB}) to be up")
         except AssertionError as e:
             raise AssertionError(f"{e}; last /api/v1/targets: {last.get('targets')}\n{cls.prom.log_tail()}") from None
 

@@ -358,6 +358,22 @@ def fds_beyond_pipe_cache(stack):
             harness.open_fds(stack.agent.pid) - 2 * int(idle["enclave"]))
 
 
+def wait_fds_at_baseline(stack, base_sidecar, base_agent, timeout, slack=0):
+    """Polls until both processes' descriptors (fds_beyond_pipe_cache) are back within `slack` of
+    their baseline; the failure names both counts."""
+    last = [None]
+
+    def back():
+        last[0] = fds_beyond_pipe_cache(stack)
+        return last[0][0] <= base_sidecar + slack and last[0][1] <= base_agent + slack
+    try:
+        poll(back, timeout, "both processes' descriptors to return to their baseline")
+    except AssertionError as e:
+        sidecar, agent = last[0]
+        raise AssertionError(f"{e}: sidecar {base_sidecar} -> {sidecar}, agent {base_agent} -> {agent} "
+                             "(descriptors less cached splice pipes)") from None
+
+
 def pipes_in_use(text):
     """Splice pipes lent out on (parent, enclave): 0 on both once every connection is gone."""
     return tuple(metric_sum(text, "porthole_relay_splice_pipes", side=side, state="in_use")
@@ -562,8 +578,7 @@ class ManyConnections(unittest.TestCase):
                 for s in socks:
                     s.close()
             # Everything released on both sides.
-            poll(lambda: (lambda now: now[0] <= base_sidecar and now[1] <= base_agent)(fds_beyond_pipe_cache(stack)),
-                 60, "both processes' descriptors to return to their baseline")
+            wait_fds_at_baseline(stack, base_sidecar, base_agent, 60)
             self.assertEqual(pipes_in_use(stack.metrics()), (0, 0), "every splice pipe went back to its pool")
             echo_roundtrip(addr)
 
@@ -830,12 +845,7 @@ class Ingress(unittest.TestCase):
             self.assertGreaterEqual(metric_sum(text, "porthole_relay_errors_total", reason="reset", **web()), 1,
                                     "the disappearance is counted as a reset")
             self.assertEqual(pipes_in_use(text), (0, 0))
-            try:
-                poll(lambda: (lambda now: now[0] <= base_sidecar and now[1] <= base_agent)(fds_beyond_pipe_cache(stack)),
-                     5, "both processes' descriptors to return to their baseline")
-            except AssertionError as e:
-                raise AssertionError(f"{e}: sidecar {base_sidecar} -> {fds_beyond_pipe_cache(stack)[0]}, agent "
-                                     f"{base_agent} -> {fds_beyond_pipe_cache(stack)[1]}") from None
+            wait_fds_at_baseline(stack, base_sidecar, base_agent, 5)
 
     def test_silent_client_is_closed_at_the_idle_timeout(self):
         sc, ag = relay_config(sidecar_ingress={"idle_timeout": "2s"})
@@ -919,15 +929,7 @@ class Ingress(unittest.TestCase):
             print(f"\nsoak: {total} connections in {elapsed:.1f} s", file=sys.stderr)
             self.assertLess(elapsed, 120)
 
-            def back_to_baseline():
-                sidecar, agent = fds_beyond_pipe_cache(stack)
-                return sidecar <= base_sidecar + 2 and agent <= base_agent + 2
-            try:
-                poll(back_to_baseline, 15, "the fd counts of both processes to return to their baseline")
-            except AssertionError as e:
-                sidecar, agent = fds_beyond_pipe_cache(stack)
-                raise AssertionError(f"{e}: sidecar {base_sidecar} -> {sidecar}, agent {base_agent} -> {agent} "
-                                     "(descriptors less cached splice pipes)") from None
+            wait_fds_at_baseline(stack, base_sidecar, base_agent, 15, slack=2)
             text = wait_metric(stack, lambda t: metric_value(
                 t, "porthole_relay_connections_closed_total", side="enclave", **web()) == total + 20,
                 "every connection to be counted closed on the enclave side")

@@ -34,24 +34,8 @@ ROUNDS = 2
 
 
 class OtlpMetricsTest(unittest.TestCase):
-    def setUp(self):
-        if not os.path.isdir(os.path.join(OTEL_DIR, "node_modules", "@opentelemetry", "sdk-metrics")):
-            self.fail(f"{OTEL_DIR}/node_modules lacks the metrics SDK: run scripts/setup "
-                      "(npm ci --prefix tests/integration/otel)")
-        self.stack = harness.Stack(agent_config={"telemetry": {
-            "otlp_listen": "127.0.0.1:4318",
-            "policy": {
-                # A family and a label the enclave decided must not leave it.
-                "metric_names": {"allow": ["*"], "deny": ["itest_secret_*"]},
-                "metric_labels": {"allow": ["*"], "deny": ["user_id"]},
-            }}})
-        self.stack.__enter__()
-
-    def tearDown(self):
-        self.stack.__exit__(None, None, None)
-
-    def produce(self, protocol: str, temporality: str, service: str):
-        r = self.stack.enclave.run([NODE, os.path.join(OTEL_DIR, "produce_metrics.js"), "--url",
+    def produce(self, stack, protocol: str, temporality: str, service: str):
+        r = stack.enclave.run([NODE, os.path.join(OTEL_DIR, "produce_metrics.js"), "--url",
                                     "http://127.0.0.1:4318/v1/metrics", "--protocol", protocol,
                                     "--temporality", temporality, "--service", service,
                                     "--rounds", str(ROUNDS)], timeout=60)
@@ -61,17 +45,23 @@ class OtlpMetricsTest(unittest.TestCase):
         self.assertTrue(all(code == 0 for code in results), f"the SDK's exports failed: {results}")
 
     def test_sdk_metrics_reach_the_sidecar(self):
-        try:
-            self.check()
-        except BaseException:
-            self.stack.dump_logs()
-            raise
+        if not os.path.isdir(os.path.join(OTEL_DIR, "node_modules", "@opentelemetry", "sdk-metrics")):
+            self.fail(f"{OTEL_DIR}/node_modules lacks the metrics SDK: run scripts/setup "
+                      "(npm ci --prefix tests/integration/otel)")
+        agent_config = {"telemetry": {
+            "otlp_listen": "127.0.0.1:4318",
+            "policy": {
+                # A family and a label the enclave decided must not leave it.
+                "metric_names": {"allow": ["*"], "deny": ["itest_secret_*"]},
+                "metric_labels": {"allow": ["*"], "deny": ["user_id"]},
+            }}}
+        with harness.Stack(agent_config=agent_config) as stack:  # its logs are dumped on a failure
+            self.check(stack)
 
-    def check(self):
-        stack = self.stack
+    def check(self, stack):
         stack.wait_ready()
-        self.produce("proto", "cumulative", "itest-proto")
-        self.produce("json", "delta", "itest-json")
+        self.produce(stack, "proto", "cumulative", "itest-proto")
+        self.produce(stack, "json", "delta", "itest-json")
 
         def text_with_both():
             text = stack.metrics()
